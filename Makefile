@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Assemble, build and test the patched Linux 6.12 kernel in QEMU.
+# See README.md.  Everything generated lives under build/.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+H := $(TOP)/harness
+B := $(TOP)/build
+BASE_VERSION := $(shell sed -n 's/^VERSION=//p' BASE)
+
+# make test T=name      run only the test(s) whose name matches (shell glob)
+# make test EXTRA=/dir  also run every executable in /dir inside the guest
+T ?=
+EXTRA ?=
+# Limit of one QEMU run: by default the sum of the listed tests' timeouts
+# plus five minutes for boot, so that a hung guest fails in bounded time.
+QEMU_TIMEOUT ?= auto
+
+.PHONY: all deps tree patches series kernel kernel-debug test test-debug run \
+	checkpatch clean distclean help
+
+all: kernel
+
+help:
+	@echo "make run          boot the patched kernel and run the demo VM"
+	@echo "make test         build everything and run the test list in QEMU"
+	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
+	@echo "make tree         assemble build/linux from the base + .patch files + new files"
+	@echo "make patches      fold edits made in build/linux back into .patch files"
+	@echo "make series       export the change as a format-patch series (build/series/)"
+	@echo "make checkpatch   scripts/checkpatch.pl --strict on everything we add"
+
+deps:
+	@$(H)/deps.sh
+
+tree: deps
+	@echo "  BASE    Linux $(BASE_VERSION) (Debian $$(sed -n 's/^PACKAGE_VERSION=//p' BASE))"
+	@$(H)/tree.sh tree
+
+patches:
+	@$(H)/tree.sh patches
+
+series: tree
+	@$(H)/tree.sh series
+
+kernel: tree
+	@$(H)/kernel.sh base
+
+kernel-debug: tree
+	@$(H)/kernel.sh debug
+
+# The filtered test list of this run.
+$(B)/tests-%.list: FORCE
+	@mkdir -p $(B)
+	@if [ -n "$(T)" ]; then \
+		awk -v pat="$(T)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
+			/^[[:space:]]*(#|$$)/ { next } $$1 ~ pat' $(H)/$*.list > $@; \
+		[ -s $@ ] || { echo "no test in harness/$*.list matches '$(T)'" >&2; exit 1; }; \
+	else grep -v '^[[:space:]]*\(#\|$$\)' $(H)/$*.list > $@; fi
+
+test: kernel $(B)/tests-tests.list
+	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
+	@$(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
+
+test-debug: kernel-debug $(B)/tests-tests.list
+	@$(H)/userspace.sh debug $(B)/tests-tests.list $(EXTRA)
+	@$(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
+
+run: kernel $(B)/tests-demo.list
+	@$(H)/userspace.sh base $(B)/tests-demo.list
+	@VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
+
+checkpatch: tree
+	@$(H)/checkpatch.sh
+
+clean:
+	rm -rf $(B)/kernel-* $(B)/selftests $(B)/initramfs-* $(B)/bzImage-* $(B)/logs
+
+distclean:
+	rm -rf $(B)
+
+FORCE:

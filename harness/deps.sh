@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install the Debian packages the build and the QEMU runs need, if missing.
+set -euo pipefail
+
+. "$(cd "$(dirname "$0")/.." && pwd)/BASE"
+pkgs="$PACKAGE qemu-system-x86 busybox-static gcc make flex bison bc libelf-dev
+	libssl-dev cpio ccache xz-utils git perl python3 gzip"
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "  DEPS    installing:$missing"
+if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+echo "  DEPS    done"
