@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of memfile_notifier against its backing stores: an in-kernel
+ * consumer registers on inaccessible memfds, gets pages with their order,
+ * and checks that punch hole and truncate invalidate exactly the range that
+ * leaves the file and that every page reference goes back.
+ *
+ * Run at boot, or again with
+ *   echo run > /sys/kernel/debug/kunit/memfile_notifier/run
+ */
+#include <kunit/test.h>
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/hugetlb.h>
+#include <linux/highmem.h>
+#include <linux/memfd.h>
+#include <linux/memfile_notifier.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <uapi/linux/memfd.h>
+
+struct mf_store {
+	const char *name;
+	unsigned int mfd_flags;
+	/* Order of the folios the store hands out. */
+	int order;
+};
+
+static const struct mf_store mf_stores[] = {
+	{ "shmem", 0, 0 },
+#ifdef CONFIG_HUGETLBFS
+	{ "hugetlb-2M", MFD_HUGETLB | MFD_HUGE_2MB, PMD_SHIFT - PAGE_SHIFT },
+	{ "hugetlb-1G", MFD_HUGETLB | MFD_HUGE_1GB, PUD_SHIFT - PAGE_SHIFT },
+#endif
+};
+
+static void mf_store_desc(const struct mf_store *s, char *desc)
+{
+	strscpy(desc, s->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mf_store, mf_stores, mf_store_desc);
+
+struct mf_consumer {
+	struct memfile_notifier notifier;
+	int ninvalidate;
+	int nend;
+	pgoff_t start, end;
+	pgoff_t end_start, end_end;
+	/* invalidate_end seen without a preceding invalidate. */
+	bool unpaired;
+};
+
+static void mf_invalidate(struct memfile_notifier *notifier,
+			  pgoff_t start, pgoff_t end)
+{
+	struct mf_consumer *c = container_of(notifier, struct mf_consumer,
+					     notifier);
+
+	c->ninvalidate++;
+	c->start = start;
+	c->end = end;
+}
+
+static void mf_invalidate_end(struct memfile_notifier *notifier,
+			      pgoff_t start, pgoff_t end)
+{
+	struct mf_consumer *c = container_of(notifier, struct mf_consumer,
+					     notifier);
+
+	if (c->nend >= c->ninvalidate)
+		c->unpaired = true;
+	c->nend++;
+	c->end_start = start;
+	c->end_end = end;
+}
+
+static const struct memfile_notifier_ops mf_ops = {
+	.invalidate = mf_invalidate,
+	.invalidate_end = mf_invalidate_end,
+};
+
+struct mf_ctx {
+	const struct mf_store *store;
+	struct file *file;
+	/* PAGE_SIZE pages per folio of the store. */
+	pgoff_t nr;
+};
+
+/* The file of the test: an inaccessible memfd of the store, @nfolios big. */
+static int mf_init(struct kunit *test)
+{
+	const struct mf_store *s = test->param_value;
+	struct mf_ctx *ctx;
+	struct file *file;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	ctx->store = s;
+	ctx->nr = 1UL << s->order;
+	test->priv = ctx;
+
+#ifdef CONFIG_HUGETLBFS
+	if (s->mfd_flags & MFD_HUGETLB) {
+		struct hstate *h = size_to_hstate(PAGE_SIZE << s->order);
+		if (!h || h->free_huge_pages < 2)
+			kunit_skip(test, "needs 2 free %lu kB huge pages",
+				   (PAGE_SIZE << s->order) >> 10);
+	}
+#endif
+	file = memfd_alloc_file("kunit", s->mfd_flags | MFD_INACCESSIBLE);
+	if (IS_ERR(file)) {
+		if (PTR_ERR(file) == -EINVAL && (s->mfd_flags & MFD_HUGETLB))
+			kunit_skip(test, "%s has no inaccessible memfds", s->name);
+		KUNIT_FAIL(test, "memfd_alloc_file: %ld", PTR_ERR(file));
+		return -EINVAL;
+	}
+	ctx->file = file;
+	return 0;
+}
+
+static void mf_exit(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+
+	if (ctx && ctx->file)
+		fput(ctx->file);
+}
+
+static int mf_truncate(struct mf_ctx *ctx, pgoff_t pages)
+{
+	return vfs_truncate(&ctx->file->f_path, (loff_t)pages << PAGE_SHIFT);
+}
+
+static int mf_punch(struct mf_ctx *ctx, pgoff_t start, pgoff_t len)
+{
+	return vfs_fallocate(ctx->file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     (loff_t)start << PAGE_SHIFT, (loff_t)len << PAGE_SHIFT);
+}
+
+static void mf_test_flags(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	struct file *open;
+
+	KUNIT_EXPECT_EQ(test, memfile_node_get_flags(ctx->file),
+			MEMFILE_F_ALLOWED_MASK);
+	KUNIT_EXPECT_TRUE(test, mapping_unmovable(ctx->file->f_mapping));
+	KUNIT_EXPECT_TRUE(test, mapping_unevictable(ctx->file->f_mapping));
+
+	/* Unknown flags. */
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(ctx->file, BIT(7),
+							&c.notifier), -EINVAL);
+
+	/* An accessible memfd cannot claim to be inaccessible. */
+	open = memfd_alloc_file("kunit-open", ctx->store->mfd_flags);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(open));
+	KUNIT_EXPECT_EQ(test, memfile_node_get_flags(open), 0);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(open,
+				MEMFILE_F_USER_INACCESSIBLE, &c.notifier), -EPERM);
+	/* ...but may be consumed without that guarantee. */
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(open, MEMFILE_F_UNMOVABLE,
+							&c.notifier), 0);
+	KUNIT_EXPECT_TRUE(test, mapping_unmovable(open->f_mapping));
+	memfile_unregister_notifier(&c.notifier);
+	fput(open);
+
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(ctx->file,
+				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	KUNIT_EXPECT_PTR_EQ(test, c.notifier.file, ctx->file);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->file), 2);
+	memfile_unregister_notifier(&c.notifier);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->file), 1);
+}
+
+static void mf_test_get_pfn(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	unsigned long pfn, pfn2, first;
+	struct folio *folio;
+	int order, refs;
+	u64 *p;
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * ctx->nr), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(ctx->file,
+				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+
+	/* Beyond EOF. */
+	KUNIT_EXPECT_EQ(test, memfile_get_pfn(&c.notifier, 2 * ctx->nr, &pfn,
+					      &order), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, 0);
+
+	/* A hole: allocated on demand, zeroed, with the store's order. */
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c.notifier, 0, &first, &order), 0);
+	KUNIT_EXPECT_EQ(test, order, ctx->store->order);
+	folio = pfn_folio(first);
+	KUNIT_EXPECT_EQ(test, folio_nr_pages(folio), ctx->nr);
+	KUNIT_EXPECT_EQ(test, folio_pfn(folio), first);
+	p = kmap_local_pfn(first);
+	KUNIT_EXPECT_EQ(test, p[0] | p[PAGE_SIZE / sizeof(*p) - 1], 0);
+	p[0] = 0x5a5a5a5a;
+	kunmap_local(p);
+	refs = folio_ref_count(folio);
+	memfile_put_pfn(&c.notifier, first);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), refs - 1);
+
+	/* The last PAGE_SIZE page of the folio: a subpage of the same folio. */
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c.notifier, ctx->nr - 1, &pfn,
+					      &order), 0);
+	KUNIT_EXPECT_EQ(test, pfn, first + ctx->nr - 1);
+	KUNIT_EXPECT_EQ(test, order, ctx->store->order);
+	memfile_put_pfn(&c.notifier, pfn);
+
+	/* Same page again, contents kept. */
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c.notifier, 0, &pfn2, &order), 0);
+	KUNIT_EXPECT_EQ(test, pfn2, first);
+	p = kmap_local_pfn(pfn2);
+	KUNIT_EXPECT_EQ(test, p[0], 0x5a5a5a5a);
+	kunmap_local(p);
+	memfile_put_pfn(&c.notifier, pfn2);
+
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, ctx->nr);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 0);
+	memfile_unregister_notifier(&c.notifier);
+}
+
+static void mf_populate(struct kunit *test, struct memfile_notifier *n,
+			pgoff_t folios)
+{
+	struct mf_ctx *ctx = test->priv;
+	unsigned long pfn;
+	pgoff_t i;
+	int order;
+
+	for (i = 0; i < folios; i++) {
+		KUNIT_ASSERT_EQ(test, memfile_get_pfn(n, i * ctx->nr, &pfn,
+						      &order), 0);
+		memfile_put_pfn(n, pfn);
+	}
+	KUNIT_ASSERT_EQ(test, ctx->file->f_mapping->nrpages, folios * ctx->nr);
+}
+
+static void mf_test_punch(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	pgoff_t nr = ctx->nr;
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(ctx->file,
+				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	mf_populate(test, &c.notifier, 2);
+
+	/* Punch folio 1: exactly that range, before and after. */
+	KUNIT_ASSERT_EQ(test, mf_punch(ctx, nr, nr), 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c.nend, 1);
+	KUNIT_EXPECT_FALSE(test, c.unpaired);
+	KUNIT_EXPECT_EQ(test, c.start, nr);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.end_start, nr);
+	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, nr);
+
+	/* One PAGE_SIZE page: that page; a huge folio stays, zeroed there. */
+	KUNIT_ASSERT_EQ(test, mf_punch(ctx, 1, 1), 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 2);
+	KUNIT_EXPECT_EQ(test, c.start, 1);
+	KUNIT_EXPECT_EQ(test, c.end, 2);
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, nr);
+
+	memfile_unregister_notifier(&c.notifier);
+
+	/* No callbacks once unregistered. */
+	KUNIT_ASSERT_EQ(test, mf_punch(ctx, 0, nr), 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 2);
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, 0);
+}
+
+static void mf_test_truncate(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	pgoff_t nr = ctx->nr;
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(ctx->file,
+				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	mf_populate(test, &c.notifier, 2);
+
+	/* Shrinking invalidates [new size, old size). */
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, nr), 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c.nend, 1);
+	KUNIT_EXPECT_EQ(test, c.start, nr);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, nr);
+
+	/* Growing invalidates nothing. */
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 0), 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 2);
+	KUNIT_EXPECT_EQ(test, c.start, 0);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, 0);
+	KUNIT_EXPECT_FALSE(test, c.unpaired);
+
+	memfile_unregister_notifier(&c.notifier);
+}
+
+static struct kunit_case mf_cases[] = {
+	KUNIT_CASE_PARAM(mf_test_flags, mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_get_pfn, mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_punch, mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_truncate, mf_store_gen_params),
+	{}
+};
+
+static struct kunit_suite mf_suite = {
+	.name = "memfile_notifier",
+	.init = mf_init,
+	.exit = mf_exit,
+	.test_cases = mf_cases,
+};
+kunit_test_suite(mf_suite);
+
+MODULE_DESCRIPTION("KUnit tests of memfile_notifier and its backing stores");
+MODULE_LICENSE("GPL");

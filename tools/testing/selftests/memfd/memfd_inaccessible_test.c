@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memfd_create(MFD_INACCESSIBLE) and F_SEAL_AUTO_ALLOCATE.
+ *
+ * An inaccessible memfd can be sized and fallocate()d by host userspace and
+ * nothing else: every path to its contents fails with EPERM.  The tests run
+ * for every backing store (shmem, hugetlb 2M and 1G); a hugetlb variant whose
+ * pool is too small prints SKIP with the reason.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kselftest_harness.h"
+
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC		0x0020
+#endif
+#ifndef F_SEAL_AUTO_ALLOCATE
+#define F_SEAL_AUTO_ALLOCATE	0x0040
+#endif
+
+/* The uAPI values, after MFD_NOEXEC_SEAL/MFD_EXEC and F_SEAL_EXEC. */
+_Static_assert(MFD_INACCESSIBLE == 0x0020U, "MFD_INACCESSIBLE value");
+
+static int sys_memfd_create(const char *name, unsigned int flags)
+{
+	return syscall(__NR_memfd_create, name, flags);
+}
+
+/* Free pages of the given huge page size, from sysfs. */
+static long free_huge_pages(size_t size)
+{
+	char path[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
+		 size >> 10);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+static long file_blocks(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -1;
+	return st.st_blocks;
+}
+
+FIXTURE(memfd) {
+	/* The memfd's page size: the unit of sizes and offsets. */
+	size_t pgsz;
+	/* MFD_* flags selecting the backing store. */
+	unsigned int store;
+};
+
+FIXTURE_VARIANT(memfd) {
+	unsigned int store;
+	size_t pgsz;
+	/* Huge pages the tests of this variant need from the pool. */
+	long pages;
+};
+
+FIXTURE_VARIANT_ADD(memfd, shmem) {
+	.store = 0,
+	.pgsz = 4096,
+};
+
+FIXTURE_VARIANT_ADD(memfd, hugetlb_2M) {
+	.store = MFD_HUGETLB | MFD_HUGE_2MB,
+	.pgsz = 2UL << 20,
+	.pages = 4,
+};
+
+FIXTURE_VARIANT_ADD(memfd, hugetlb_1G) {
+	.store = MFD_HUGETLB | MFD_HUGE_1GB,
+	.pgsz = 1UL << 30,
+	.pages = 2,
+};
+
+FIXTURE_SETUP(memfd)
+{
+	long free;
+
+	self->pgsz = variant->pgsz;
+	self->store = variant->store;
+	if (!variant->pages)
+		return;
+	free = free_huge_pages(variant->pgsz);
+	if (free < variant->pages)
+		SKIP(return, "needs %ld free %zuM huge pages, the pool has %ld",
+		     variant->pages, variant->pgsz >> 20, free);
+}
+
+FIXTURE_TEARDOWN(memfd)
+{
+}
+
+static int inaccessible_memfd(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(memfd) *self)
+{
+	int fd = sys_memfd_create("inaccessible", MFD_INACCESSIBLE | self->store);
+
+	ASSERT_GE(fd, 0) TH_LOG("memfd_create(MFD_INACCESSIBLE): %s",
+				strerror(errno));
+	return fd;
+}
+
+TEST_F(memfd, flags)
+{
+	unsigned int store = self->store;
+	int fd;
+
+	/* Nothing to seal, nothing to execute. */
+	EXPECT_EQ(-1, sys_memfd_create("x", MFD_INACCESSIBLE | MFD_ALLOW_SEALING | store));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, sys_memfd_create("x", MFD_INACCESSIBLE | MFD_EXEC | store));
+	EXPECT_EQ(EINVAL, errno);
+	/* Unknown flags still fail. */
+	EXPECT_EQ(-1, sys_memfd_create("x", MFD_INACCESSIBLE | 0x0040U | store));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* MFD_NOEXEC_SEAL is implied, and accepted. */
+	fd = sys_memfd_create("x", MFD_INACCESSIBLE | MFD_NOEXEC_SEAL | store);
+	ASSERT_GE(fd, 0);
+	close(fd);
+
+	fd = inaccessible_memfd(_metadata, self);
+	/* Sealed against further seals, and not executable. */
+	EXPECT_EQ(F_SEAL_SEAL | F_SEAL_EXEC, fcntl(fd, F_GET_SEALS));
+	EXPECT_EQ(-1, fcntl(fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, fchmod(fd, 0755));
+	EXPECT_EQ(EPERM, errno);
+	close(fd);
+}
+
+/* vm.memfd_noexec=2 (in a pid namespace of its own) requires NOEXEC_SEAL. */
+TEST_F(memfd, noexec_sysctl)
+{
+	int status, fd, sysctl;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWPID))
+		SKIP(return, "unshare(CLONE_NEWPID): %s", strerror(errno));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* First process of the new namespace. */
+		sysctl = open("/proc/sys/vm/memfd_noexec", O_WRONLY);
+		if (sysctl < 0 || write(sysctl, "2", 1) != 1)
+			_exit(2);
+		close(sysctl);
+		/* Executable memfds are refused now... */
+		if (sys_memfd_create("x", MFD_EXEC | self->store) >= 0 ||
+		    errno != EACCES)
+			_exit(3);
+		/* ...inaccessible ones are not. */
+		fd = sys_memfd_create("x", MFD_INACCESSIBLE | self->store);
+		_exit(fd >= 0 ? 0 : 4);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child step %d failed",
+						  WEXITSTATUS(status));
+}
+
+TEST_F(memfd, no_access)
+{
+	size_t pgsz = self->pgsz;
+	int fd, other, pipefd[2];
+	char path[64], *buf;
+	loff_t off = 0, off2;
+	struct stat st;
+	void *p;
+
+	buf = calloc(1, 4096);
+	ASSERT_NE(NULL, buf);
+	fd = inaccessible_memfd(_metadata, self);
+	ASSERT_EQ(0, ftruncate(fd, 2 * pgsz));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, pgsz));
+
+	EXPECT_EQ(-1, read(fd, buf, 4096));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, write(fd, buf, 4096));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, pread(fd, buf, 4096, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, pwrite(fd, buf, 4096, 0));
+	EXPECT_EQ(EPERM, errno);
+
+	p = mmap(NULL, pgsz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+	p = mmap(NULL, pgsz, PROT_READ, MAP_PRIVATE, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+
+	ASSERT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-1, splice(fd, &off, pipefd[1], NULL, 4096, 0));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(4096, write(pipefd[1], buf, 4096));
+	off = 0;
+	EXPECT_EQ(-1, splice(pipefd[0], NULL, fd, &off, 4096, 0));
+	EXPECT_EQ(EPERM, errno);
+
+	/* sendfile() may cross file systems: a plain shmem memfd. */
+	other = sys_memfd_create("other", 0);
+	ASSERT_GE(other, 0);
+	ASSERT_EQ(0, ftruncate(other, 2 * 4096));
+	off = 0;
+	EXPECT_EQ(-1, sendfile(other, fd, &off, 4096));
+	EXPECT_EQ(EPERM, errno);
+	if (!self->store) {
+		EXPECT_EQ(-1, copy_file_range(fd, NULL, other, NULL, 4096, 0));
+		EXPECT_EQ(EPERM, errno);
+		EXPECT_EQ(-1, copy_file_range(other, NULL, fd, NULL, 4096, 0));
+		EXPECT_EQ(EPERM, errno);
+	}
+	/* copy_file_range() within the file (the same file system). */
+	off = 0;
+	off2 = pgsz;
+	EXPECT_EQ(-1, copy_file_range(fd, &off, fd, &off2, 4096, 0));
+	EXPECT_EQ(EPERM, errno);
+
+	/* A reopen through /proc is no way around it. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	EXPECT_EQ(-1, open(path, O_RDWR));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, open(path, O_RDONLY));
+	EXPECT_EQ(EPERM, errno);
+
+	/* What still works. */
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(2 * pgsz, st.st_size);
+	EXPECT_EQ(0, st.st_mode & 0111);
+
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(other);
+	close(fd);
+	free(buf);
+}
+
+TEST_F(memfd, size_and_fallocate)
+{
+	size_t pgsz = self->pgsz;
+	long per_page = pgsz / 512;
+	int fd;
+
+	fd = inaccessible_memfd(_metadata, self);
+
+	/* Sizes are multiples of the page size. */
+	EXPECT_EQ(-1, ftruncate(fd, pgsz + 512));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ftruncate(fd, 2 * pgsz));
+
+	/* Demand allocation: sizing allocates nothing. */
+	EXPECT_EQ(0, file_blocks(fd));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 2 * pgsz));
+	EXPECT_EQ(2 * per_page, file_blocks(fd));
+
+	/* Punch one page, refill it. */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       pgsz, pgsz));
+	EXPECT_EQ(per_page, file_blocks(fd));
+	ASSERT_EQ(0, fallocate(fd, 0, pgsz, pgsz));
+	EXPECT_EQ(2 * per_page, file_blocks(fd));
+
+	/* Shrinking frees, growing allocates nothing. */
+	ASSERT_EQ(0, ftruncate(fd, pgsz));
+	EXPECT_EQ(per_page, file_blocks(fd));
+	ASSERT_EQ(0, ftruncate(fd, 2 * pgsz));
+	EXPECT_EQ(per_page, file_blocks(fd));
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	EXPECT_EQ(0, file_blocks(fd));
+	close(fd);
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static void sigbus_handler(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Touch a byte of a mapping; false if that raised SIGBUS. */
+static bool touch(volatile char *p)
+{
+	struct sigaction sa = { .sa_handler = sigbus_handler }, old;
+	bool ok = true;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (!sigsetjmp(sigbus_jmp, 1))
+		*p = 1;
+	else
+		ok = false;
+	sigaction(SIGBUS, &old, NULL);
+	return ok;
+}
+
+/*
+ * F_SEAL_AUTO_ALLOCATE on an ordinary (shared-side) memfd: writes and faults
+ * into holes fail, pages that exist stay writable, fallocate() still fills.
+ * Two pages, so that the 1G variant fits a pool of two.
+ */
+TEST_F(memfd, seal_auto_allocate)
+{
+	size_t pgsz = self->pgsz;
+	long per_page = pgsz / 512;
+	char *p, buf[64] = "data";
+	int fd;
+
+	fd = sys_memfd_create("shared", MFD_ALLOW_SEALING | self->store);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, 2 * pgsz));
+	/* No hugetlb reservation for the mapping: only what is touched. */
+	p = mmap(NULL, 2 * pgsz, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_NORESERVE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+
+	/* Page 0 by a fault; page 1 is a hole. */
+	ASSERT_TRUE(touch(p));
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	EXPECT_EQ(F_SEAL_AUTO_ALLOCATE,
+		  fcntl(fd, F_GET_SEALS) & F_SEAL_AUTO_ALLOCATE);
+	EXPECT_EQ(per_page, file_blocks(fd));
+
+	EXPECT_TRUE(touch(p + 1));
+	EXPECT_FALSE(touch(p + pgsz));
+	if (!self->store) {
+		/* shmem also has write(); hugetlbfs has not. */
+		EXPECT_EQ(sizeof(buf), pwrite(fd, buf, sizeof(buf), 0));
+		EXPECT_EQ(-1, pwrite(fd, buf, sizeof(buf), pgsz));
+		EXPECT_EQ(EPERM, errno);
+		/* Reading a hole reads zeros and allocates nothing. */
+		EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), pgsz));
+		EXPECT_EQ(0, buf[0]);
+	}
+	EXPECT_EQ(per_page, file_blocks(fd));
+
+	/* fallocate() is the one way to fill a hole now. */
+	ASSERT_EQ(0, fallocate(fd, 0, pgsz, pgsz));
+	EXPECT_TRUE(touch(p + pgsz));
+	EXPECT_EQ(2 * per_page, file_blocks(fd));
+
+	munmap(p, 2 * pgsz);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
