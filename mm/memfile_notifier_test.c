@@ -81,6 +81,12 @@ static const struct memfile_notifier_ops mf_ops = {
 	.invalidate_end = mf_invalidate_end,
 };
 
+static int mf_register(struct mf_consumer *c, struct file *file,
+		       unsigned long flags)
+{
+	return memfile_register_notifier(file, flags, &c->notifier);
+}
+
 struct mf_ctx {
 	const struct mf_store *store;
 	struct file *file;
@@ -104,6 +110,7 @@ static int mf_init(struct kunit *test)
 #ifdef CONFIG_HUGETLBFS
 	if (s->mfd_flags & MFD_HUGETLB) {
 		struct hstate *h = size_to_hstate(PAGE_SIZE << s->order);
+
 		if (!h || h->free_huge_pages < 2)
 			kunit_skip(test, "needs 2 free %lu kB huge pages",
 				   (PAGE_SIZE << s->order) >> 10);
@@ -158,8 +165,8 @@ static void mf_test_flags(struct kunit *test)
 	open = memfd_alloc_file("kunit-open", ctx->store->mfd_flags);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(open));
 	KUNIT_EXPECT_EQ(test, memfile_node_get_flags(open), 0);
-	KUNIT_EXPECT_EQ(test, memfile_register_notifier(open,
-				MEMFILE_F_USER_INACCESSIBLE, &c.notifier), -EPERM);
+	KUNIT_EXPECT_EQ(test, mf_register(&c, open, MEMFILE_F_USER_INACCESSIBLE),
+			-EPERM);
 	/* ...but may be consumed without that guarantee. */
 	KUNIT_EXPECT_EQ(test, memfile_register_notifier(open, MEMFILE_F_UNMOVABLE,
 							&c.notifier), 0);
@@ -167,8 +174,8 @@ static void mf_test_flags(struct kunit *test)
 	memfile_unregister_notifier(&c.notifier);
 	fput(open);
 
-	KUNIT_EXPECT_EQ(test, memfile_register_notifier(ctx->file,
-				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	KUNIT_EXPECT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
 	KUNIT_EXPECT_PTR_EQ(test, c.notifier.file, ctx->file);
 	KUNIT_EXPECT_EQ(test, file_count(ctx->file), 2);
 	memfile_unregister_notifier(&c.notifier);
@@ -185,8 +192,8 @@ static void mf_test_get_pfn(struct kunit *test)
 	u64 *p;
 
 	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * ctx->nr), 0);
-	KUNIT_ASSERT_EQ(test, memfile_register_notifier(ctx->file,
-				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	KUNIT_ASSERT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
 
 	/* Beyond EOF. */
 	KUNIT_EXPECT_EQ(test, memfile_get_pfn(&c.notifier, 2 * ctx->nr, &pfn,
@@ -250,8 +257,8 @@ static void mf_test_punch(struct kunit *test)
 	pgoff_t nr = ctx->nr;
 
 	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
-	KUNIT_ASSERT_EQ(test, memfile_register_notifier(ctx->file,
-				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	KUNIT_ASSERT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
 	mf_populate(test, &c.notifier, 2);
 
 	/* Punch folio 1: exactly that range, before and after. */
@@ -287,8 +294,8 @@ static void mf_test_truncate(struct kunit *test)
 	pgoff_t nr = ctx->nr;
 
 	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
-	KUNIT_ASSERT_EQ(test, memfile_register_notifier(ctx->file,
-				MEMFILE_F_ALLOWED_MASK, &c.notifier), 0);
+	KUNIT_ASSERT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
 	mf_populate(test, &c.notifier, 2);
 
 	/* Shrinking invalidates [new size, old size). */
@@ -327,6 +334,7 @@ static struct kunit_suite mf_suite = {
 	.exit = mf_exit,
 	.test_cases = mf_cases,
 };
+
 kunit_test_suite(mf_suite);
 
 MODULE_DESCRIPTION("KUnit tests of memfile_notifier and its backing stores");

@@ -9,11 +9,9 @@
 #define _LINUX_MEMFILE_NOTIFIER_H
 
 #include <linux/bits.h>
+#include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/types.h>
-
-struct file;
-struct file_operations;
 
 /* Host userspace cannot read, write, map or reopen the file. */
 #define MEMFILE_F_USER_INACCESSIBLE	BIT(0)

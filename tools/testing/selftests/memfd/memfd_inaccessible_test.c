@@ -8,6 +8,7 @@
  * pool is too small prints SKIP with the reason.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -35,7 +36,7 @@
 #endif
 
 /* The uAPI values, after MFD_NOEXEC_SEAL/MFD_EXEC and F_SEAL_EXEC. */
-_Static_assert(MFD_INACCESSIBLE == 0x0020U, "MFD_INACCESSIBLE value");
+static_assert(MFD_INACCESSIBLE == 0x0020U, "MFD_INACCESSIBLE value");
 
 static int sys_memfd_create(const char *name, unsigned int flags)
 {
@@ -43,15 +44,19 @@ static int sys_memfd_create(const char *name, unsigned int flags)
 }
 
 /* Free pages of the given huge page size, from sysfs. */
-static long free_huge_pages(size_t size)
+struct pool {
+	long free;
+	long resv;
+};
+
+static long pool_read(size_t size, const char *what)
 {
 	char path[128];
 	long n = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
-		 size >> 10);
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/%s",
+		 size >> 10, what);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -59,6 +64,32 @@ static long free_huge_pages(size_t size)
 		n = -1;
 	fclose(f);
 	return n;
+}
+
+static struct pool pool_get(size_t size)
+{
+	struct pool p = {
+		.free = pool_read(size, "free_hugepages"),
+		.resv = pool_read(size, "resv_hugepages"),
+	};
+
+	return p;
+}
+
+/* The pool must be @p0 moved by @dfree free and @dresv reserved pages. */
+#define EXPECT_POOL(p0, dfree, dresv) do {				\
+	struct pool __p = pool_get(self->pgsz);				\
+	EXPECT_EQ((p0).free + (dfree), __p.free);			\
+	EXPECT_EQ((p0).resv + (dresv), __p.resv);			\
+} while (0)
+
+static off_t file_size(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -1;
+	return st.st_size;
 }
 
 static long file_blocks(int fd)
@@ -109,7 +140,7 @@ FIXTURE_SETUP(memfd)
 	self->store = variant->store;
 	if (!variant->pages)
 		return;
-	free = free_huge_pages(variant->pgsz);
+	free = pool_read(variant->pgsz, "free_hugepages");
 	if (free < variant->pages)
 		SKIP(return, "needs %ld free %zuM huge pages, the pool has %ld",
 		     variant->pages, variant->pgsz >> 20, free);
@@ -120,9 +151,9 @@ FIXTURE_TEARDOWN(memfd)
 }
 
 static int inaccessible_memfd(struct __test_metadata *_metadata,
-			      FIXTURE_DATA(memfd) *self)
+			      unsigned int store)
 {
-	int fd = sys_memfd_create("inaccessible", MFD_INACCESSIBLE | self->store);
+	int fd = sys_memfd_create("inaccessible", MFD_INACCESSIBLE | store);
 
 	ASSERT_GE(fd, 0) TH_LOG("memfd_create(MFD_INACCESSIBLE): %s",
 				strerror(errno));
@@ -148,7 +179,7 @@ TEST_F(memfd, flags)
 	ASSERT_GE(fd, 0);
 	close(fd);
 
-	fd = inaccessible_memfd(_metadata, self);
+	fd = inaccessible_memfd(_metadata, self->store);
 	/* Sealed against further seals, and not executable. */
 	EXPECT_EQ(F_SEAL_SEAL | F_SEAL_EXEC, fcntl(fd, F_GET_SEALS));
 	EXPECT_EQ(-1, fcntl(fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
@@ -184,8 +215,8 @@ TEST_F(memfd, noexec_sysctl)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child step %d failed",
-						  WEXITSTATUS(status));
+	status = WEXITSTATUS(status);
+	EXPECT_EQ(0, status) TH_LOG("child step %d failed", status);
 }
 
 TEST_F(memfd, no_access)
@@ -199,7 +230,7 @@ TEST_F(memfd, no_access)
 
 	buf = calloc(1, 4096);
 	ASSERT_NE(NULL, buf);
-	fd = inaccessible_memfd(_metadata, self);
+	fd = inaccessible_memfd(_metadata, self->store);
 	ASSERT_EQ(0, ftruncate(fd, 2 * pgsz));
 	ASSERT_EQ(0, fallocate(fd, 0, 0, pgsz));
 
@@ -271,7 +302,7 @@ TEST_F(memfd, size_and_fallocate)
 	long per_page = pgsz / 512;
 	int fd;
 
-	fd = inaccessible_memfd(_metadata, self);
+	fd = inaccessible_memfd(_metadata, self->store);
 
 	/* Sizes are multiples of the page size. */
 	EXPECT_EQ(-1, ftruncate(fd, pgsz + 512));
@@ -308,14 +339,14 @@ static void sigbus_handler(int sig)
 }
 
 /* Touch a byte of a mapping; false if that raised SIGBUS. */
-static bool touch(volatile char *p)
+static bool touch(char *p)
 {
 	struct sigaction sa = { .sa_handler = sigbus_handler }, old;
 	bool ok = true;
 
 	sigaction(SIGBUS, &sa, &old);
 	if (!sigsetjmp(sigbus_jmp, 1))
-		*p = 1;
+		__atomic_store_n(p, 1, __ATOMIC_RELAXED);
 	else
 		ok = false;
 	sigaction(SIGBUS, &old, NULL);
@@ -369,6 +400,56 @@ TEST_F(memfd, seal_auto_allocate)
 
 	munmap(p, 2 * pgsz);
 	close(fd);
+}
+
+/*
+ * HugePages_Free/Rsvd of the size, exactly, through the life of an
+ * inaccessible hugetlb memfd: sizing reserves, allocation consumes, punch,
+ * truncate and close give back; a size the pool cannot cover is ENOMEM and
+ * changes nothing.
+ */
+TEST_F(memfd, hugetlb_counters)
+{
+	size_t pgsz = self->pgsz;
+	struct pool p0;
+	int fd;
+
+	if (!self->store)
+		SKIP(return, "hugetlb accounting: shmem has no pool");
+	p0 = pool_get(pgsz);
+	ASSERT_GE(p0.free - p0.resv, 2);
+
+	fd = inaccessible_memfd(_metadata, self->store);
+	EXPECT_POOL(p0, 0, 0);
+
+	/* Sizing reserves, allocates nothing. */
+	ASSERT_EQ(0, ftruncate(fd, 2 * pgsz));
+	EXPECT_POOL(p0, 0, 2);
+
+	/* Allocation consumes a reservation. */
+	ASSERT_EQ(0, fallocate(fd, 0, 0, pgsz));
+	EXPECT_POOL(p0, -1, 1);
+
+	/* A punched page goes back to the pool, with its reservation. */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, pgsz));
+	EXPECT_POOL(p0, 0, 1);
+
+	/* Allocate both, then shrink: page and reservation of page 1 back. */
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 2 * pgsz));
+	EXPECT_POOL(p0, -2, 0);
+	ASSERT_EQ(0, ftruncate(fd, pgsz));
+	EXPECT_POOL(p0, -1, 0);
+
+	/* More than the pool can cover: ENOMEM, nothing changes. */
+	EXPECT_EQ(-1, ftruncate(fd, (p0.free - p0.resv + 2) * pgsz));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_POOL(p0, -1, 0);
+	EXPECT_EQ(pgsz, file_size(fd));
+
+	/* Close gives everything back. */
+	close(fd);
+	EXPECT_POOL(p0, 0, 0);
 }
 
 TEST_HARNESS_MAIN

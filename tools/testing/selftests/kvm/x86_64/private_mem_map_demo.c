@@ -45,7 +45,7 @@ static void guest_code(uint64_t gva, uint64_t size)
 
 	GUEST_SYNC(0);
 	for (i = 0; i < size; i += PAGE_SIZE)
-		*(volatile uint64_t *)(gva + i) = i;
+		WRITE_ONCE(*(uint64_t *)(gva + i), i);
 	GUEST_DONE();
 }
 
@@ -79,15 +79,14 @@ static void read_counts(struct kvm_vcpu *vcpu, struct counts *c)
 	c->pages[2] = vm_get_stat(vcpu->vm, "pages_1g");
 }
 
-static uint64_t free_hugepages(size_t page_size)
+static uint64_t pool_free(size_t page_size)
 {
 	char path[128];
 	uint64_t n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%zukB/free_hugepages",
-		 page_size >> 10);
+	snprintf(path, sizeof(path), "%s/hugepages-%zukB/free_hugepages",
+		 "/sys/kernel/mm/hugepages", page_size >> 10);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -126,10 +125,10 @@ static bool run_row(const struct row *r)
 	uint64_t d[3], huge;
 	double secs;
 
-	if (page > PAGE_SIZE && free_hugepages(page) < r->size / page) {
+	if (page > PAGE_SIZE && pool_free(page) < r->size / page) {
 		printf("%-26s %6luM  SKIP: needs %lu free %zuM huge pages, pool has %lu\n",
 		       r->name, r->size >> 20, r->size / page, page >> 20,
-		       free_hugepages(page));
+		       pool_free(page));
 		return false;
 	}
 	if (r->private) {
