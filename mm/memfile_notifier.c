@@ -140,6 +140,27 @@ unsigned long memfile_node_get_flags(struct file *file)
 }
 EXPORT_SYMBOL_GPL(memfile_node_get_flags);
 
+/* Call every notifier's invalidate (@done false) or invalidate_end. */
+static void memfile_notify(struct memfile_node *node, pgoff_t start,
+			   pgoff_t end, bool done)
+{
+	struct memfile_notifier *notifier;
+	int idx;
+
+	if (list_empty_careful(&node->notifiers))
+		return;
+
+	idx = srcu_read_lock(&memfile_srcu);
+	list_for_each_entry_srcu(notifier, &node->notifiers, list,
+				 srcu_read_lock_held(&memfile_srcu)) {
+		if (!done)
+			notifier->ops->invalidate(notifier, start, end);
+		else if (notifier->ops->invalidate_end)
+			notifier->ops->invalidate_end(notifier, start, end);
+	}
+	srcu_read_unlock(&memfile_srcu, idx);
+}
+
 /**
  * memfile_notifier_invalidate - tell consumers pages leave the file
  * @node: the file's node
@@ -152,17 +173,7 @@ EXPORT_SYMBOL_GPL(memfile_node_get_flags);
 void memfile_notifier_invalidate(struct memfile_node *node,
 				 pgoff_t start, pgoff_t end)
 {
-	struct memfile_notifier *notifier;
-	int idx;
-
-	if (list_empty_careful(&node->notifiers))
-		return;
-
-	idx = srcu_read_lock(&memfile_srcu);
-	list_for_each_entry_srcu(notifier, &node->notifiers, list,
-				 srcu_read_lock_held(&memfile_srcu))
-		notifier->ops->invalidate(notifier, start, end);
-	srcu_read_unlock(&memfile_srcu, idx);
+	memfile_notify(node, start, end, false);
 }
 
 /**
@@ -174,18 +185,7 @@ void memfile_notifier_invalidate(struct memfile_node *node,
 void memfile_notifier_invalidate_end(struct memfile_node *node,
 				     pgoff_t start, pgoff_t end)
 {
-	struct memfile_notifier *notifier;
-	int idx;
-
-	if (list_empty_careful(&node->notifiers))
-		return;
-
-	idx = srcu_read_lock(&memfile_srcu);
-	list_for_each_entry_srcu(notifier, &node->notifiers, list,
-				 srcu_read_lock_held(&memfile_srcu))
-		if (notifier->ops->invalidate_end)
-			notifier->ops->invalidate_end(notifier, start, end);
-	srcu_read_unlock(&memfile_srcu, idx);
+	memfile_notify(node, start, end, true);
 }
 
 /**

@@ -250,16 +250,24 @@ static void mf_populate(struct kunit *test, struct memfile_notifier *n,
 	KUNIT_ASSERT_EQ(test, ctx->file->f_mapping->nrpages, folios * ctx->nr);
 }
 
+/* A file of @folios folios, all populated, and @c registered on it. */
+static void mf_setup(struct kunit *test, struct mf_consumer *c, pgoff_t folios)
+{
+	struct mf_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, folios * ctx->nr), 0);
+	KUNIT_ASSERT_EQ(test, mf_register(c, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
+	mf_populate(test, &c->notifier, folios);
+}
+
 static void mf_test_punch(struct kunit *test)
 {
 	struct mf_ctx *ctx = test->priv;
 	struct mf_consumer c = { .notifier.ops = &mf_ops };
 	pgoff_t nr = ctx->nr;
 
-	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
-	KUNIT_ASSERT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
-			0);
-	mf_populate(test, &c.notifier, 2);
+	mf_setup(test, &c, 2);
 
 	/* Punch folio 1: exactly that range, before and after. */
 	KUNIT_ASSERT_EQ(test, mf_punch(ctx, nr, nr), 0);
@@ -293,10 +301,7 @@ static void mf_test_truncate(struct kunit *test)
 	struct mf_consumer c = { .notifier.ops = &mf_ops };
 	pgoff_t nr = ctx->nr;
 
-	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
-	KUNIT_ASSERT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
-			0);
-	mf_populate(test, &c.notifier, 2);
+	mf_setup(test, &c, 2);
 
 	/* Shrinking invalidates [new size, old size). */
 	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, nr), 0);

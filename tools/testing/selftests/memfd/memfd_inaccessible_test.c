@@ -78,9 +78,9 @@ static struct pool pool_get(size_t size)
 
 /* The pool must be @p0 moved by @dfree free and @dresv reserved pages. */
 #define EXPECT_POOL(p0, dfree, dresv) do {				\
-	struct pool __p = pool_get(self->pgsz);				\
-	EXPECT_EQ((p0).free + (dfree), __p.free);			\
-	EXPECT_EQ((p0).resv + (dresv), __p.resv);			\
+	struct pool __p = pool_get(self->pgsz), __p0 = (p0);		\
+	EXPECT_EQ(__p0.free + (dfree), __p.free);			\
+	EXPECT_EQ(__p0.resv + (dresv), __p.resv);			\
 } while (0)
 
 static off_t file_size(int fd)
