@@ -135,14 +135,18 @@ cmd_series() {
 	local wt=$top/build/series-wt
 	rm -rf "$wt"
 	g worktree prune
-	g worktree add -q --detach "$wt" work
+	# One commit with every .patch (not build/linux's local history).
+	local changes
+	changes=$(echo "kvm-hugetlb-private: changes to upstream files" |
+		g commit-tree 'work^{tree}' -p base)
+	g worktree add -q --detach "$wt" "$changes"
 	local f
 	for f in $(our_files | grep -v '\.patch$' || true); do
 		mkdir -p "$(dirname "$wt/$f")"
 		cp "$top/$f" "$wt/$f"
 	done
 	git -C "$wt" add -A -f .
-	git -C "$wt" commit -q -m "memfile_notifier, inaccessible memfds and hugetlb private memory for KVM" \
+	git -C "$wt" commit -q -m "kvm-hugetlb-private: new files" \
 		-m "Generated from the project repository by 'make series'."
 	git -C "$wt" format-patch -q -o "$out" base..HEAD
 	g worktree remove --force "$wt"
