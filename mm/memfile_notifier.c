@@ -198,7 +198,9 @@ void memfile_notifier_invalidate_end(struct memfile_node *node,
  * (memfd_create(MFD_INACCESSIBLE)); %MEMFILE_F_UNMOVABLE and
  * %MEMFILE_F_UNRECLAIMABLE are applied to the file now if the store can
  * guarantee them, and stay.  On success the notifier holds a reference to
- * @file until memfile_unregister_notifier().  May sleep.
+ * @file until memfile_unregister_notifier().  Takes the inode lock of
+ * @file, so the notifier never sees an invalidate_end without its
+ * invalidate.  May sleep.
  *
  * Return: 0; -EINVAL if @file is not a file of any backing store, or @flags
  * has unknown bits; -EOPNOTSUPP if the store cannot guarantee @flags;
@@ -246,17 +248,22 @@ EXPORT_SYMBOL_GPL(memfile_register_notifier);
  * @notifier: a registered notifier
  *
  * Returns after every callback that may have been running on @notifier has
- * finished; then drops the file reference.  The consumer must have dropped
+ * finished, never between an invalidate and its invalidate_end (takes the
+ * inode lock of the file); then drops the file reference.  The consumer must have dropped
  * every page it got from memfile_get_pfn() (memfile_put_pfn()) and every
  * mapping of them.  May sleep.
  */
 void memfile_unregister_notifier(struct memfile_notifier *notifier)
 {
 	struct file *file = notifier->file;
+	struct inode *inode = file_inode(file);
 
+	/* Not between an invalidate and its invalidate_end: see above. */
+	inode_lock(inode);
 	mutex_lock(&memfile_lock);
 	list_del_rcu(&notifier->list);
 	mutex_unlock(&memfile_lock);
+	inode_unlock(inode);
 
 	synchronize_srcu(&memfile_srcu);
 	notifier->file = NULL;

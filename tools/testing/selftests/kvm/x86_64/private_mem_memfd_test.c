@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Inaccessible memfds (shmem, hugetlbfs 2M and 1G) as the private memory of
+ * KVM memslots: the memfd counterpart of guest_memfd_test.
+ *
+ * Binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the v7
+ * forms; private mappings at the level of the backing page (KVM stats), and
+ * never a large mapping across a range that mixes private and shared; punch
+ * hole and truncate while the guest runs; and the hugetlb pool back where it
+ * was when the VM and the memfd go away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+#include <linux/sizes.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "../kselftest_harness.h"
+
+#ifndef MFD_INACCESSIBLE
+#define MFD_INACCESSIBLE	0x0020U
+#endif
+#ifndef KVM_CAP_INACCESSIBLE_MEMFD
+#define KVM_CAP_INACCESSIBLE_MEMFD	4096
+#endif
+
+#define DATA_SLOT	10
+/* 1G aligned: every backing can be mapped at its largest level. */
+#define DATA_GPA	(4ULL << 30)
+
+/* What the guest does next, written by the host before each KVM_RUN. */
+enum { OP_WRITE = 1, OP_CHECK, OP_CHECK_ZERO };
+
+static struct {
+	uint64_t op;
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t pattern;
+} cmd;
+
+/* One qword per 4K page: a fault per page, cheap under emulation. */
+static void guest_code(void)
+{
+	uint64_t i, gpa, val;
+
+	for (;;) {
+		GUEST_SYNC(0);
+		gpa = READ_ONCE(cmd.gpa);
+		for (i = 0; i < READ_ONCE(cmd.size); i += PAGE_SIZE) {
+			uint64_t *p = (uint64_t *)(gpa + i);
+
+			val = READ_ONCE(cmd.pattern) ^ (gpa + i);
+			switch (READ_ONCE(cmd.op)) {
+			case OP_WRITE:
+				WRITE_ONCE(*p, val);
+				break;
+			case OP_CHECK:
+				__GUEST_ASSERT(READ_ONCE(*p) == val,
+					       "gpa 0x%lx: 0x%lx, want 0x%lx",
+					       gpa + i, *p, val);
+				break;
+			case OP_CHECK_ZERO:
+				__GUEST_ASSERT(!READ_ONCE(*p),
+					       "gpa 0x%lx: 0x%lx, want 0",
+					       gpa + i, *p);
+				break;
+			}
+		}
+	}
+}
+
+static int guest_do_ret(struct kvm_vcpu *vcpu, uint64_t op, uint64_t offset,
+			uint64_t size, uint64_t pattern)
+{
+	struct ucall uc;
+	int r;
+
+	cmd.op = op;
+	cmd.gpa = DATA_GPA + offset;
+	cmd.size = size;
+	cmd.pattern = pattern;
+	sync_global_to_guest(vcpu->vm, cmd);
+
+	r = __vcpu_run(vcpu);
+	if (r)
+		return -errno;
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	TEST_ASSERT(uc.cmd == UCALL_SYNC, "want UCALL_SYNC, got %lu", uc.cmd);
+	return 0;
+}
+
+static void guest_do(struct kvm_vcpu *vcpu, uint64_t op, uint64_t offset,
+		     uint64_t size, uint64_t pattern)
+{
+	int r = guest_do_ret(vcpu, op, offset, size, pattern);
+
+	TEST_ASSERT(!r, "KVM_RUN: %s", strerror(-r));
+}
+
+static uint64_t hugetlb_counter(size_t page, const char *name)
+{
+	char path[128];
+	uint64_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/%s",
+		 page >> 10, name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu", &n) != 1)
+		n = 0;
+	fclose(f);
+	return n;
+}
+
+FIXTURE(memfd) {
+	int fd;
+	uint64_t free0;
+	uint64_t resv0;
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	/* KVM's mappings of memory other than the data slot. */
+	uint64_t base[3];
+};
+
+FIXTURE_VARIANT(memfd) {
+	unsigned int mfd_flags;
+	size_t page;
+	size_t size;
+	/* Stat of the mapping level of one backing page. */
+	const char *stat;
+};
+
+FIXTURE_VARIANT_ADD(memfd, shmem) {
+	.mfd_flags = 0,
+	.page = SZ_4K,
+	.size = SZ_8M,
+	.stat = "pages_4k",
+};
+
+FIXTURE_VARIANT_ADD(memfd, hugetlb_2M) {
+	.mfd_flags = MFD_HUGETLB | MFD_HUGE_2MB,
+	.page = SZ_2M,
+	.size = SZ_8M,
+	.stat = "pages_2m",
+};
+
+FIXTURE_VARIANT_ADD(memfd, hugetlb_1G) {
+	.mfd_flags = MFD_HUGETLB | MFD_HUGE_1GB,
+	.page = SZ_1G,
+	.size = SZ_1G,
+	.stat = "pages_1g",
+};
+
+static bool is_hugetlb(const FIXTURE_VARIANT(memfd) *variant)
+{
+	return variant->page > SZ_4K;
+}
+
+FIXTURE_SETUP(memfd)
+{
+	self->vm = NULL;
+	self->fd = -1;
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM not supported");
+	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
+		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
+	if (is_hugetlb(variant) &&
+	    hugetlb_counter(variant->page, "free_hugepages") <
+	    variant->size / variant->page)
+		SKIP(return, "needs %zu free %zuM huge pages, the pool has %lu",
+		     variant->size / variant->page, variant->page >> 20,
+		     hugetlb_counter(variant->page, "free_hugepages"));
+
+	if (is_hugetlb(variant)) {
+		self->free0 = hugetlb_counter(variant->page, "free_hugepages");
+		self->resv0 = hugetlb_counter(variant->page, "resv_hugepages");
+	}
+	self->fd = memfd_create("private", MFD_INACCESSIBLE | variant->mfd_flags);
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(ftruncate(self->fd, variant->size), 0);
+}
+
+FIXTURE_TEARDOWN(memfd)
+{
+	if (self->vm)
+		kvm_vm_free(self->vm);
+	if (self->fd >= 0)
+		close(self->fd);
+	/* Every huge page and reservation is back once VM and fd are gone. */
+	if (self->fd >= 0 && is_hugetlb(variant)) {
+		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+			  self->free0);
+		EXPECT_EQ(hugetlb_counter(variant->page, "resv_hugepages"),
+			  self->resv0);
+	}
+}
+
+/* A private VM with one vCPU whose data slot is backed by self->fd. */
+static void create_vm(FIXTURE_DATA(memfd) *self,
+		      const FIXTURE_VARIANT(memfd) *variant)
+{
+	struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+
+	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu, 64,
+						   guest_code);
+	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
+		   variant->size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd, 0);
+	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
+	/* To the guest's first GUEST_SYNC, and once round its loop. */
+	vcpu_run(self->vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(self->vcpu, KVM_EXIT_IO);
+	guest_do(self->vcpu, 0, 0, 0, 0);
+	self->base[0] = vm_get_stat(self->vm, "pages_4k");
+	self->base[1] = vm_get_stat(self->vm, "pages_2m");
+	self->base[2] = vm_get_stat(self->vm, "pages_1g");
+}
+
+static const char * const stat_names[] = { "pages_4k", "pages_2m", "pages_1g" };
+
+/* Mappings of the data slot at one level: the VM's, less the rest's. */
+static uint64_t mapped(FIXTURE_DATA(memfd) *self, const char *stat)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (!strcmp(stat, stat_names[i]))
+			return vm_get_stat(self->vm, stat) - self->base[i];
+	TEST_FAIL("no stat %s", stat);
+	return 0;
+}
+
+/*
+ * The data slot has @n mappings at the level of a backing page: exactly for
+ * 2M and 1G; at least for 4K, where the rest of the VM may map more pages.
+ */
+#define EXPECT_MAPPED(n) do {						\
+	if (variant->page == SZ_4K) {					\
+		EXPECT_GE(mapped(self, variant->stat), (n));		\
+	} else {							\
+		EXPECT_EQ(mapped(self, variant->stat), (n));		\
+	}								\
+} while (0)
+
+TEST_F(memfd, capability)
+{
+	struct kvm_vm *vm = vm_create_barebones();
+
+	/* Not for VMs without private memory. */
+	EXPECT_EQ(vm_check_cap(vm, KVM_CAP_INACCESSIBLE_MEMFD), 0);
+	kvm_vm_free(vm);
+
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	EXPECT_EQ(vm_check_cap(vm, KVM_CAP_INACCESSIBLE_MEMFD), 1);
+	kvm_vm_free(vm);
+}
+
+static int bind(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		void *hva, int fd, uint64_t offset)
+{
+	int r = __vm_set_user_memory_region2(vm, slot, KVM_MEM_GUEST_MEMFD, gpa,
+					     size, hva, fd, offset);
+
+	return r ? -errno : 0;
+}
+
+TEST_F(memfd, bind_rules)
+{
+	size_t size = variant->size, page = variant->page;
+	struct kvm_vm *vm, *vm2, *vm3;
+	int fd, efd, closed;
+	void *hva;
+
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	vm2 = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	hva = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(hva, MAP_FAILED);
+
+	/* An accessible memfd, another kind of file, a closed fd. */
+	fd = memfd_create("shared", variant->mfd_flags);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(ftruncate(fd, size), 0);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, fd, 0), -EINVAL);
+	close(fd);
+	efd = eventfd(0, 0);
+	ASSERT_GE(efd, 0);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, efd, 0), -EINVAL);
+	closed = dup(efd);
+	close(closed);
+	close(efd);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, closed, 0), -EBADF);
+
+	/* Unaligned offset, a range beyond the file, overflow. */
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, page, hva, self->fd, 1), -EINVAL);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, page, hva, self->fd, PAGE_SIZE / 2),
+		  -EINVAL);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, PAGE_SIZE),
+		  -EINVAL);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, 2 * size, hva, self->fd, 0), -EINVAL);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, page, hva, self->fd, -PAGE_SIZE),
+		  -EINVAL);
+
+	/* A VM without private memory takes no guest_memfd at all. */
+	vm3 = vm_create_barebones();
+	EXPECT_EQ(bind(vm3, 1, DATA_GPA, size, hva, self->fd, 0), -EINVAL);
+	kvm_vm_free(vm3);
+
+	/* None of that left state behind: slot 1 binds the whole file. */
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+
+	/* A file range backs one memslot, of any VM, at a time. */
+	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, size, hva, self->fd, 0), -EEXIST);
+	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, page, hva,
+		       self->fd, size - page), -EEXIST);
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, page, hva, self->fd, 0), -EEXIST);
+
+	/* guest_memfd memslots cannot change; delete frees the range. */
+	EXPECT_EQ(bind(vm, 1, DATA_GPA + size, size, hva, self->fd, 0),
+		  -EINVAL);
+	vm_set_user_memory_region2(vm, 1, KVM_MEM_GUEST_MEMFD, DATA_GPA, 0,
+				   NULL, self->fd, 0);
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+
+	/* The memslot holds the file: closing the fd changes nothing. */
+	fd = dup(self->fd);
+	close(self->fd);
+	self->fd = fd;
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), -EEXIST);
+
+	kvm_vm_free(vm2);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+	kvm_vm_free(vm);
+	munmap(hva, 2 * size);
+}
+
+/* The v7 forms: KVM_SET_USER_MEMORY_REGION + ext, (UN)REG_REGION. */
+TEST_F(memfd, v7_forms)
+{
+	struct kvm_userspace_memory_region_ext ext = {
+		.region = {
+			.slot = DATA_SLOT + 1,
+			.flags = KVM_MEM_PRIVATE,
+			.guest_phys_addr = DATA_GPA + variant->size,
+			.memory_size = variant->size,
+		},
+		.private_offset = 0,
+		.private_fd = self->fd,
+	};
+	struct kvm_enc_region region = {
+		.addr = DATA_GPA,
+		.size = PAGE_SIZE,
+	};
+	struct kvm_vm *vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	uint64_t *hva;
+	int fd;
+
+	fd = memfd_create("private2", MFD_INACCESSIBLE | variant->mfd_flags);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(ftruncate(fd, variant->size), 0);
+
+	hva = mmap(NULL, variant->size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(hva, MAP_FAILED);
+	ext.region.userspace_addr = (uintptr_t)hva;
+	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
+	/* A range in use is refused the same way as with region2. */
+	ext.region.slot++;
+	ext.region.guest_phys_addr += variant->size;
+	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), -1);
+	EXPECT_EQ(errno, EEXIST);
+	ext.private_fd = fd;
+	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
+	close(fd);
+	kvm_vm_free(vm);
+	munmap(hva, variant->size);
+
+	/* Conversions: REG_REGION makes private, UNREG_REGION shared. */
+	create_vm(self, variant);
+	hva = addr_gpa2hva(self->vm, DATA_GPA);
+	region.size = variant->page;
+	ASSERT_EQ(ioctl(self->vm->fd, KVM_MEMORY_ENCRYPT_REG_REGION, &region), 0);
+	guest_do(self->vcpu, OP_WRITE, 0, variant->page, 0x1111);
+	/* The guest wrote private memory: the shared side is untouched. */
+	EXPECT_EQ(hva[0], 0);
+	ASSERT_EQ(ioctl(self->vm->fd, KVM_MEMORY_ENCRYPT_UNREG_REGION, &region), 0);
+	guest_do(self->vcpu, OP_WRITE, 0, PAGE_SIZE, 0x2222);
+	EXPECT_EQ(hva[0], 0x2222 ^ DATA_GPA);
+	/* Bad ranges: the errors of KVM_SET_MEMORY_ATTRIBUTES. */
+	region.size = 0;
+	EXPECT_EQ(ioctl(self->vm->fd, KVM_MEMORY_ENCRYPT_REG_REGION, &region), -1);
+	EXPECT_EQ(errno, EINVAL);
+	region.size = PAGE_SIZE / 2;
+	EXPECT_EQ(ioctl(self->vm->fd, KVM_MEMORY_ENCRYPT_UNREG_REGION, &region), -1);
+	EXPECT_EQ(errno, EINVAL);
+}
+
+/* Number of backing pages in [0, size) of the variant. */
+static uint64_t nr_pages(const FIXTURE_VARIANT(memfd) *variant)
+{
+	return variant->size / variant->page;
+}
+
+TEST_F(memfd, large_mappings)
+{
+	uint64_t size = variant->size, off = SZ_2M + PAGE_SIZE;
+	struct kvm_vm *vm;
+
+	create_vm(self, variant);
+	vm = self->vm;
+	vm_mem_set_private(vm, DATA_GPA, size);
+	guest_do(self->vcpu, OP_WRITE, 0, size, 0x5a);
+	guest_do(self->vcpu, OP_CHECK, 0, size, 0x5a);
+	/* One mapping per backing page, at its level. */
+	EXPECT_MAPPED(nr_pages(variant));
+	if (is_hugetlb(variant))
+		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+			  self->free0 - nr_pages(variant));
+
+	/*
+	 * One shared 4K page: no large mapping may cover it.  The private
+	 * data around it survives the conversion.
+	 */
+	vm_mem_set_shared(vm, DATA_GPA + off, PAGE_SIZE);
+	guest_do(self->vcpu, OP_WRITE, off, PAGE_SIZE, 0xa5);
+	guest_do(self->vcpu, OP_CHECK, 0, off, 0x5a);
+	guest_do(self->vcpu, OP_CHECK, off + PAGE_SIZE,
+		 size - off - PAGE_SIZE, 0x5a);
+	EXPECT_EQ(*(uint64_t *)addr_gpa2hva(vm, DATA_GPA + off),
+		  0xa5 ^ (DATA_GPA + off));
+	if (variant->page == SZ_2M) {
+		EXPECT_EQ(mapped(self, "pages_2m"), nr_pages(variant) - 1);
+	} else if (variant->page == SZ_1G) {
+		EXPECT_EQ(mapped(self, "pages_1g"), 0);
+		/* The uniform 2M ranges of the 1G page stay large. */
+		EXPECT_EQ(mapped(self, "pages_2m"), SZ_1G / SZ_2M - 1);
+	}
+	EXPECT_GE(mapped(self, "pages_4k"), SZ_2M / PAGE_SIZE);
+}
+
+TEST_F(memfd, punch_hole)
+{
+	uint64_t size = variant->size, off = SZ_2M;
+	struct kvm_vm *vm;
+
+	create_vm(self, variant);
+	vm = self->vm;
+	vm_mem_set_private(vm, DATA_GPA, size);
+	guest_do(self->vcpu, OP_WRITE, 0, size, 0x77);
+	EXPECT_MAPPED(nr_pages(variant));
+
+	/*
+	 * Punch 2M while the guest has it mapped: a whole 2M page goes back
+	 * to the pool, part of a 1G page is zeroed.  Either way the mapping
+	 * covering it is zapped and the next access sees zeroes.
+	 */
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    off, SZ_2M), 0);
+	if (variant->page == SZ_2M)
+		EXPECT_EQ(hugetlb_counter(SZ_2M, "free_hugepages"),
+			  self->free0 - nr_pages(variant) + 1);
+	if (is_hugetlb(variant))
+		EXPECT_EQ(mapped(self, variant->stat), nr_pages(variant) - 1);
+	guest_do(self->vcpu, OP_CHECK_ZERO, off, SZ_2M, 0);
+	guest_do(self->vcpu, OP_CHECK, 0, off, 0x77);
+	guest_do(self->vcpu, OP_CHECK, off + SZ_2M, size - off - SZ_2M, 0x77);
+	/* Refaulted: large again, the pool as before the punch. */
+	EXPECT_MAPPED(nr_pages(variant));
+	if (is_hugetlb(variant))
+		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+			  self->free0 - nr_pages(variant));
+}
+
+/* A file truncated under a memslot: KVM_RUN fails, then recovers. */
+TEST_F(memfd, truncate)
+{
+	struct kvm_run *run;
+
+	create_vm(self, variant);
+	run = self->vcpu->run;
+	vm_mem_set_private(self->vm, DATA_GPA, variant->size);
+	guest_do(self->vcpu, OP_WRITE, 0, variant->size, 0x33);
+	ASSERT_EQ(ftruncate(self->fd, 0), 0);
+	if (is_hugetlb(variant))
+		EXPECT_EQ(mapped(self, variant->stat), 0);
+	EXPECT_EQ(guest_do_ret(self->vcpu, OP_CHECK_ZERO, 0, PAGE_SIZE, 0),
+		  -EFAULT);
+	EXPECT_EQ(run->exit_reason, KVM_EXIT_MEMORY_FAULT);
+	EXPECT_EQ(run->memory_fault.gpa, DATA_GPA);
+	EXPECT_EQ(run->memory_fault.flags, KVM_MEMORY_EXIT_FLAG_PRIVATE);
+
+	/* Memory is back: the guest goes on, on new zeroed pages. */
+	ASSERT_EQ(ftruncate(self->fd, variant->size), 0);
+	guest_do(self->vcpu, OP_CHECK_ZERO, 0, variant->size, 0);
+}
+
+/* VM destroy with live private mappings, the memfd closed first. */
+TEST_F(memfd, vm_destroy)
+{
+	struct userspace_mem_region *region;
+
+	create_vm(self, variant);
+	vm_mem_set_private(self->vm, DATA_GPA, variant->size);
+	guest_do(self->vcpu, OP_WRITE, 0, variant->size, 0x44);
+	/* The test's fd and the library's copy: only the memslot is left. */
+	region = memslot2region(self->vm, DATA_SLOT);
+	close(region->region.guest_memfd);
+	region->region.guest_memfd = -1;
+	close(self->fd);
+	self->fd = INT_MAX;
+	if (is_hugetlb(variant))
+		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+			  self->free0 - nr_pages(variant));
+	kvm_vm_free(self->vm);
+	self->vm = NULL;
+}
+
+TEST_HARNESS_MAIN
