@@ -274,8 +274,7 @@ found:
  * kvm->srcu, without mmu_lock.
  *
  * Return: 0; -EFAULT if the file no longer covers @gfn (truncated after the
- * bind); the store's -ENOMEM, -ENOSPC, -EPERM (%F_SEAL_AUTO_ALLOCATE) or
- * -EHWPOISON.
+ * bind); the store's -ENOMEM, -ENOSPC or -EHWPOISON.
  */
 int kvm_memfile_get_pfn(struct kvm_memory_slot *slot, gfn_t gfn,
 			kvm_pfn_t *pfn, int *max_order)

@@ -165,7 +165,11 @@ FIXTURE_VARIANT_ADD(memfd, hugetlb_1G) {
 	.stat = "pages_1g",
 };
 
-static bool is_hugetlb(const FIXTURE_VARIANT(memfd) *variant)
+/*
+ * Helpers name the harness's structs (FIXTURE_DATA(memfd) and
+ * FIXTURE_VARIANT(memfd)) directly.
+ */
+static bool is_hugetlb(const struct _fixture_variant_memfd *variant)
 {
 	return variant->page > SZ_4K;
 }
@@ -209,19 +213,42 @@ FIXTURE_TEARDOWN(memfd)
 	}
 }
 
-/* A private VM with one vCPU whose data slot is backed by self->fd. */
-static void create_vm(FIXTURE_DATA(memfd) *self,
-		      const FIXTURE_VARIANT(memfd) *variant)
+/*
+ * A private VM with one vCPU whose data slot is backed by self->fd; the
+ * slot's shared memory starts @hva_offset bytes into a 1G aligned mapping:
+ * 0 aligns the hva with the GPA, anything else misaligns it.
+ */
+static void __create_vm(struct _test_data_memfd *self,
+			const struct _fixture_variant_memfd *variant, size_t hva_offset)
 {
 	struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
+	struct userspace_mem_region *region;
+	uint8_t *hva;
 
 	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu, 64,
 						   guest_code);
 	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
 		   variant->size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd, 0);
+	/*
+	 * Same slot, same fd, the hva moved: delete and add again.  The
+	 * library unmaps its own mapping at the end; this one goes with the
+	 * test's process.
+	 */
+	region = memslot2region(self->vm, DATA_SLOT);
+	hva = mmap(NULL, variant->size + SZ_1G + hva_offset,
+		   PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(hva != MAP_FAILED, "mmap() failed");
+	hva = (uint8_t *)align_ptr_up(hva, SZ_1G) + hva_offset;
+	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
+				   DATA_GPA, 0, NULL, self->fd, 0);
+	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
+				   DATA_GPA, variant->size, hva, self->fd, 0);
+	region->host_mem = hva;
+	region->region.userspace_addr = (uintptr_t)hva;
 	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
 	/* To the guest's first GUEST_SYNC, and once round its loop. */
 	vcpu_run(self->vcpu);
@@ -232,10 +259,17 @@ static void create_vm(FIXTURE_DATA(memfd) *self,
 	self->base[2] = vm_get_stat(self->vm, "pages_1g");
 }
 
+static void create_vm(struct _test_data_memfd *self,
+		      const struct _fixture_variant_memfd *variant)
+{
+	/* The hva aligned with the GPA: nothing else limits the level. */
+	__create_vm(self, variant, 0);
+}
+
 static const char * const stat_names[] = { "pages_4k", "pages_2m", "pages_1g" };
 
 /* Mappings of the data slot at one level: the VM's, less the rest's. */
-static uint64_t mapped(FIXTURE_DATA(memfd) *self, const char *stat)
+static uint64_t mapped(struct _test_data_memfd *self, const char *stat)
 {
 	int i;
 
@@ -251,10 +285,12 @@ static uint64_t mapped(FIXTURE_DATA(memfd) *self, const char *stat)
  * 2M and 1G; at least for 4K, where the rest of the VM may map more pages.
  */
 #define EXPECT_MAPPED(n) do {						\
+	uint64_t __n = (n);						\
+									\
 	if (variant->page == SZ_4K) {					\
-		EXPECT_GE(mapped(self, variant->stat), (n));		\
+		EXPECT_GE(mapped(self, variant->stat), __n);		\
 	} else {							\
-		EXPECT_EQ(mapped(self, variant->stat), (n));		\
+		EXPECT_EQ(mapped(self, variant->stat), __n);		\
 	}								\
 } while (0)
 
@@ -412,7 +448,7 @@ TEST_F(memfd, v7_forms)
 }
 
 /* Number of backing pages in [0, size) of the variant. */
-static uint64_t nr_pages(const FIXTURE_VARIANT(memfd) *variant)
+static uint64_t nr_pages(const struct _fixture_variant_memfd *variant)
 {
 	return variant->size / variant->page;
 }
@@ -485,6 +521,33 @@ TEST_F(memfd, punch_hole)
 	if (is_hugetlb(variant))
 		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
 			  self->free0 - nr_pages(variant));
+}
+
+/*
+ * An hva misaligned with the GPA disables large shared mappings of the slot
+ * (6.12's rule), not large private mappings: no hva maps private memory.
+ */
+TEST_F(memfd, misaligned_hva)
+{
+	uint64_t size = variant->size;
+
+	__create_vm(self, variant, PAGE_SIZE);
+	vm_mem_set_private(self->vm, DATA_GPA, size);
+	guest_do(self->vcpu, OP_WRITE, 0, size, 0x66);
+	guest_do(self->vcpu, OP_CHECK, 0, size, 0x66);
+	EXPECT_MAPPED(nr_pages(variant));
+
+	/* The first 2M shared: its hva is misaligned, so 512 4K mappings. */
+	vm_mem_set_shared(self->vm, DATA_GPA, SZ_2M);
+	guest_do(self->vcpu, OP_WRITE, 0, SZ_2M, 0x67);
+	guest_do(self->vcpu, OP_CHECK, SZ_2M, size - SZ_2M, 0x66);
+	EXPECT_EQ(*(uint64_t *)addr_gpa2hva(self->vm, DATA_GPA + SZ_2M -
+					    PAGE_SIZE), 0x67 ^ (DATA_GPA + SZ_2M - PAGE_SIZE));
+	EXPECT_GE(mapped(self, "pages_4k"), SZ_2M / PAGE_SIZE);
+	if (variant->page == SZ_2M)
+		EXPECT_EQ(mapped(self, "pages_2m"), nr_pages(variant) - 1);
+	if (variant->page == SZ_1G)
+		EXPECT_EQ(mapped(self, "pages_2m"), SZ_1G / SZ_2M - 1);
 }
 
 /* A file truncated under a memslot: KVM_RUN fails, then recovers. */
