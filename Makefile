@@ -17,13 +17,18 @@ EXTRA ?=
 # plus five minutes for boot, so that a hung guest fails in bounded time.
 QEMU_TIMEOUT ?= auto
 
+# make run and make bench: 2 GiB guests on 1G pages (one more for the shared
+# side of a conversion) and on 2M pages, and 4K rows beside them.
+BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" QEMU_MEM=10G
+
 .PHONY: all deps tree patches series kernel kernel-debug test test-debug run \
-	checkpatch clean distclean help
+	bench checkpatch clean distclean help
 
 all: kernel
 
 help:
 	@echo "make run          boot the patched kernel and run the demo VM"
+	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make tree         assemble build/linux from the base + .patch files + new files"
@@ -69,7 +74,12 @@ test-debug: kernel-debug $(B)/tests-tests.list
 
 run: kernel $(B)/tests-demo.list
 	@$(H)/userspace.sh base $(B)/tests-demo.list
-	@VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
+	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
+
+bench: kernel $(B)/tests-bench.list
+	@$(H)/userspace.sh base $(B)/tests-bench.list
+	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/bench.log $(QEMU_TIMEOUT) $(B)/tests-bench.list; \
+		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && exit $$rc
 
 checkpatch: tree
 	@$(H)/checkpatch.sh

@@ -28,6 +28,7 @@ initrd=$top/build/initramfs-$variant.cpio.gz
 # 1G pages must be asked for first and need -m well above their total (see
 # shared notes: with -m 4G the e820 hole breaks [2G,3G)).
 HUGEPAGES=${HUGEPAGES:-"hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=512"}
+QEMU_MEM=${QEMU_MEM:-6G}
 append="console=ttyS0 panic=-1 loglevel=5 clocksource=tsc tsc=reliable $HUGEPAGES"
 [ "$variant" = debug ] && append="$append kfence.sample_interval=10 kmemleak=on"
 
@@ -35,7 +36,7 @@ mkdir -p "$(dirname "$log")"
 for try in 1 2 3; do
 	echo "  QEMU    booting $variant kernel (try $try, limit ${limit}s), serial log: ${log#$top/}"
 	start=$(date +%s)
-	timeout -s KILL "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 6G \
+	timeout -s KILL "$limit" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$QEMU_MEM" \
 		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
 		-append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$log" |
 		grep --line-buffered -E "^(ok|not ok|HARNESS:|1\.\.${VERBOSE:+|# })" |

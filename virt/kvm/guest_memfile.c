@@ -249,11 +249,14 @@ void kvm_memfile_release_vm(struct kvm *kvm)
 found:
 		mutex_unlock(&kvm_memfile_lock);
 
+		/* slots_lock: what zapping outside an invalidation needs. */
 		if (kvm_memfile_gfn_range(mf, mf->start, mf->end, &range)) {
+			mutex_lock(&kvm->slots_lock);
 			KVM_MMU_LOCK(kvm);
 			if (kvm_unmap_gfn_range(kvm, &range))
 				kvm_flush_remote_tlbs(kvm);
 			KVM_MMU_UNLOCK(kvm);
+			mutex_unlock(&kvm->slots_lock);
 		}
 		kvm_memfile_detach(mf);
 	}

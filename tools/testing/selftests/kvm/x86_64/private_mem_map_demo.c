@@ -19,6 +19,7 @@
 
 #include "test_util.h"
 #include "kvm_util.h"
+#include "private_mem_util.h"
 #include "processor.h"
 
 #define DATA_SLOT	10
@@ -34,11 +35,6 @@ struct row {
 	int level;
 };
 
-struct counts {
-	uint64_t faults;
-	uint64_t pages[3];
-};
-
 static void guest_code(uint64_t gva, uint64_t size)
 {
 	uint64_t i;
@@ -47,53 +43,6 @@ static void guest_code(uint64_t gva, uint64_t size)
 	for (i = 0; i < size; i += PAGE_SIZE)
 		WRITE_ONCE(*(uint64_t *)(gva + i), i);
 	GUEST_DONE();
-}
-
-static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc;
-	uint64_t data = 0;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (!strcmp(desc->name, name)) {
-			read_stat_data(fd, &header, desc, &data, 1);
-			break;
-		}
-	}
-	free(descs);
-	close(fd);
-	return data;
-}
-
-static void read_counts(struct kvm_vcpu *vcpu, struct counts *c)
-{
-	c->faults = vcpu_stat(vcpu, "pf_taken");
-	c->pages[0] = vm_get_stat(vcpu->vm, "pages_4k");
-	c->pages[1] = vm_get_stat(vcpu->vm, "pages_2m");
-	c->pages[2] = vm_get_stat(vcpu->vm, "pages_1g");
-}
-
-static uint64_t pool_free(size_t page_size)
-{
-	char path[128];
-	uint64_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/hugepages-%zukB/free_hugepages",
-		 "/sys/kernel/mm/hugepages", page_size >> 10);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu", &n) != 1)
-		n = 0;
-	fclose(f);
-	return n;
 }
 
 static void run_vcpu(struct kvm_vcpu *vcpu, uint64_t want)
@@ -118,17 +67,17 @@ static bool run_row(const struct row *r)
 	size_t page = get_backing_src_pagesz(r->src);
 	struct vm_shape shape = VM_SHAPE_DEFAULT;
 	uint64_t npages = r->size / PAGE_SIZE;
-	struct counts before, after;
+	struct pm_counts before, after;
 	struct kvm_vcpu *vcpu;
 	struct timespec t0, t1;
 	struct kvm_vm *vm;
 	uint64_t d[3], huge;
 	double secs;
 
-	if (page > PAGE_SIZE && pool_free(page) < r->size / page) {
+	if (page > PAGE_SIZE && pm_hugetlb(page, "free_hugepages") < r->size / page) {
 		printf("%-26s %6luM  SKIP: needs %lu free %zuM huge pages, pool has %lu\n",
 		       r->name, r->size >> 20, r->size / page, page >> 20,
-		       pool_free(page));
+		       pm_hugetlb(page, "free_hugepages"));
 		return false;
 	}
 	if (r->private) {
@@ -152,11 +101,11 @@ static bool run_row(const struct row *r)
 	vcpu_args_set(vcpu, 2, DATA_GPA, r->size);
 
 	run_vcpu(vcpu, UCALL_SYNC);
-	read_counts(vcpu, &before);
+	pm_read_counts(vcpu, &before);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	run_vcpu(vcpu, UCALL_DONE);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	read_counts(vcpu, &after);
+	pm_read_counts(vcpu, &after);
 	kvm_vm_free(vm);
 
 	d[0] = after.pages[0] - before.pages[0];

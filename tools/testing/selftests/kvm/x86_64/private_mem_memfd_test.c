@@ -23,13 +23,10 @@
 #include <linux/sizes.h>
 
 #include "kvm_util.h"
+#include "private_mem_util.h"
 #include "processor.h"
 #include "test_util.h"
 #include "../kselftest_harness.h"
-
-#ifndef MFD_INACCESSIBLE
-#define MFD_INACCESSIBLE	0x0020U
-#endif
 #ifndef KVM_CAP_INACCESSIBLE_MEMFD
 #define KVM_CAP_INACCESSIBLE_MEMFD	4096
 #endif
@@ -38,92 +35,21 @@
 /* 1G aligned: every backing can be mapped at its largest level. */
 #define DATA_GPA	(4ULL << 30)
 
-/* What the guest does next, written by the host before each KVM_RUN. */
-enum { OP_WRITE = 1, OP_CHECK, OP_CHECK_ZERO };
-
-static struct {
-	uint64_t op;
-	uint64_t gpa;
-	uint64_t size;
-	uint64_t pattern;
-} cmd;
-
-/* One qword per 4K page: a fault per page, cheap under emulation. */
-static void guest_code(void)
-{
-	uint64_t i, gpa, val;
-
-	for (;;) {
-		GUEST_SYNC(0);
-		gpa = READ_ONCE(cmd.gpa);
-		for (i = 0; i < READ_ONCE(cmd.size); i += PAGE_SIZE) {
-			uint64_t *p = (uint64_t *)(gpa + i);
-
-			val = READ_ONCE(cmd.pattern) ^ (gpa + i);
-			switch (READ_ONCE(cmd.op)) {
-			case OP_WRITE:
-				WRITE_ONCE(*p, val);
-				break;
-			case OP_CHECK:
-				__GUEST_ASSERT(READ_ONCE(*p) == val,
-					       "gpa 0x%lx: 0x%lx, want 0x%lx",
-					       gpa + i, *p, val);
-				break;
-			case OP_CHECK_ZERO:
-				__GUEST_ASSERT(!READ_ONCE(*p),
-					       "gpa 0x%lx: 0x%lx, want 0",
-					       gpa + i, *p);
-				break;
-			}
-		}
-	}
-}
+/* The guest's commands take offsets into the data slot. */
+#define OP_WRITE	PM_WRITE
+#define OP_CHECK	PM_CHECK
+#define OP_CHECK_ZERO	PM_CHECK_ZERO
 
 static int guest_do_ret(struct kvm_vcpu *vcpu, uint64_t op, uint64_t offset,
 			uint64_t size, uint64_t pattern)
 {
-	struct ucall uc;
-	int r;
-
-	cmd.op = op;
-	cmd.gpa = DATA_GPA + offset;
-	cmd.size = size;
-	cmd.pattern = pattern;
-	sync_global_to_guest(vcpu->vm, cmd);
-
-	r = __vcpu_run(vcpu);
-	if (r)
-		return -errno;
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
-	TEST_ASSERT(uc.cmd == UCALL_SYNC, "want UCALL_SYNC, got %lu", uc.cmd);
-	return 0;
+	return pm_guest_do_ret(vcpu, op, DATA_GPA + offset, size, pattern);
 }
 
 static void guest_do(struct kvm_vcpu *vcpu, uint64_t op, uint64_t offset,
 		     uint64_t size, uint64_t pattern)
 {
-	int r = guest_do_ret(vcpu, op, offset, size, pattern);
-
-	TEST_ASSERT(!r, "KVM_RUN: %s", strerror(-r));
-}
-
-static uint64_t hugetlb_counter(size_t page, const char *name)
-{
-	char path[128];
-	uint64_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/%s",
-		 page >> 10, name);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu", &n) != 1)
-		n = 0;
-	fclose(f);
-	return n;
+	pm_guest_do(vcpu, op, DATA_GPA + offset, size, pattern);
 }
 
 FIXTURE(memfd) {
@@ -183,15 +109,15 @@ FIXTURE_SETUP(memfd)
 	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
 		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
 	if (is_hugetlb(variant) &&
-	    hugetlb_counter(variant->page, "free_hugepages") <
+	    pm_hugetlb(variant->page, "free_hugepages") <
 	    variant->size / variant->page)
 		SKIP(return, "needs %zu free %zuM huge pages, the pool has %lu",
 		     variant->size / variant->page, variant->page >> 20,
-		     hugetlb_counter(variant->page, "free_hugepages"));
+		     pm_hugetlb(variant->page, "free_hugepages"));
 
 	if (is_hugetlb(variant)) {
-		self->free0 = hugetlb_counter(variant->page, "free_hugepages");
-		self->resv0 = hugetlb_counter(variant->page, "resv_hugepages");
+		self->free0 = pm_hugetlb(variant->page, "free_hugepages");
+		self->resv0 = pm_hugetlb(variant->page, "resv_hugepages");
 	}
 	self->fd = memfd_create("private", MFD_INACCESSIBLE | variant->mfd_flags);
 	ASSERT_GE(self->fd, 0);
@@ -206,9 +132,9 @@ FIXTURE_TEARDOWN(memfd)
 		close(self->fd);
 	/* Every huge page and reservation is back once VM and fd are gone. */
 	if (self->fd >= 0 && is_hugetlb(variant)) {
-		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+		EXPECT_EQ(pm_hugetlb(variant->page, "free_hugepages"),
 			  self->free0);
-		EXPECT_EQ(hugetlb_counter(variant->page, "resv_hugepages"),
+		EXPECT_EQ(pm_hugetlb(variant->page, "resv_hugepages"),
 			  self->resv0);
 	}
 }
@@ -229,7 +155,7 @@ static void __create_vm(struct _test_data_memfd *self,
 	uint8_t *hva;
 
 	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu, 64,
-						   guest_code);
+						   pm_guest_code);
 	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
 		   variant->size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd, 0);
 	/*
@@ -250,10 +176,7 @@ static void __create_vm(struct _test_data_memfd *self,
 	region->host_mem = hva;
 	region->region.userspace_addr = (uintptr_t)hva;
 	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
-	/* To the guest's first GUEST_SYNC, and once round its loop. */
-	vcpu_run(self->vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(self->vcpu, KVM_EXIT_IO);
-	guest_do(self->vcpu, 0, 0, 0, 0);
+	pm_guest_start(self->vcpu);
 	self->base[0] = vm_get_stat(self->vm, "pages_4k");
 	self->base[1] = vm_get_stat(self->vm, "pages_2m");
 	self->base[2] = vm_get_stat(self->vm, "pages_1g");
@@ -466,7 +389,7 @@ TEST_F(memfd, large_mappings)
 	/* One mapping per backing page, at its level. */
 	EXPECT_MAPPED(nr_pages(variant));
 	if (is_hugetlb(variant))
-		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+		EXPECT_EQ(pm_hugetlb(variant->page, "free_hugepages"),
 			  self->free0 - nr_pages(variant));
 
 	/*
@@ -509,7 +432,7 @@ TEST_F(memfd, punch_hole)
 	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    off, SZ_2M), 0);
 	if (variant->page == SZ_2M)
-		EXPECT_EQ(hugetlb_counter(SZ_2M, "free_hugepages"),
+		EXPECT_EQ(pm_hugetlb(SZ_2M, "free_hugepages"),
 			  self->free0 - nr_pages(variant) + 1);
 	if (is_hugetlb(variant))
 		EXPECT_EQ(mapped(self, variant->stat), nr_pages(variant) - 1);
@@ -519,7 +442,7 @@ TEST_F(memfd, punch_hole)
 	/* Refaulted: large again, the pool as before the punch. */
 	EXPECT_MAPPED(nr_pages(variant));
 	if (is_hugetlb(variant))
-		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+		EXPECT_EQ(pm_hugetlb(variant->page, "free_hugepages"),
 			  self->free0 - nr_pages(variant));
 }
 
@@ -588,7 +511,7 @@ TEST_F(memfd, vm_destroy)
 	close(self->fd);
 	self->fd = INT_MAX;
 	if (is_hugetlb(variant))
-		EXPECT_EQ(hugetlb_counter(variant->page, "free_hugepages"),
+		EXPECT_EQ(pm_hugetlb(variant->page, "free_hugepages"),
 			  self->free0 - nr_pages(variant));
 	kvm_vm_free(self->vm);
 	self->vm = NULL;
