@@ -297,8 +297,9 @@ static void run_row(struct row *r)
 	for (i = 0; i < 3; i++)
 		r->pages[i] = c1.pages[i] - c0.pages[i];
 	if (demo) {
-		printf("\nThe guest touched each 4K page of its %lu GiB RAM once: %lu KVM page faults\n",
-		       size >> 30, r->faults);
+		printf("\nThe guest touched each 4K page of its %lu GiB RAM once:",
+		       size >> 30);
+		printf(" %lu KVM page faults\n", r->faults);
 		print_pages("NPT mappings of the RAM:", r->pages);
 		print_pool("pool with the guest running");
 	}
@@ -323,6 +324,13 @@ static void run_row(struct row *r)
 	r->mem = r->page > SZ_4K ? (double)(pool_used_bytes() - used0) / size : -1;
 	teardown_vm(&s);
 }
+
+static const char * const csv_columns[] = {
+	"backing", "size_mb", "faults", "pages_4k", "pages_2m", "pages_1g",
+	"populate_s", "steady_s", "passes", "conv_kb", "to_shared_us",
+	"to_private_us", "destroyed", "mixed_4k", "mixed_2m", "mixed_1g",
+	"after_4k", "after_2m", "after_1g", "mem_ratio",
+};
 
 static void print_table(void)
 {
@@ -378,9 +386,9 @@ static void print_table(void)
 	}
 
 	printf("\nCSV:\n");
-	printf("backing,size_mb,faults,pages_4k,pages_2m,pages_1g,populate_s,steady_s,passes,"
-	       "conv_kb,to_shared_us,to_private_us,destroyed,mixed_4k,mixed_2m,mixed_1g,"
-	       "after_4k,after_2m,after_1g,mem_ratio\n");
+	for (i = 0; i < ARRAY_SIZE(csv_columns); i++)
+		printf("%s%c", csv_columns[i],
+		       i + 1 < ARRAY_SIZE(csv_columns) ? ',' : '\n');
 	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct row *r = &rows[i];
 
@@ -484,7 +492,8 @@ static void run_demo(void)
 		    "the 1G pool did not come back");
 	TEST_ASSERT(r->pages[2] == size / SZ_1G && r->conv[0].after[2] == size / SZ_1G,
 		    "RAM not mapped with 1G pages");
-	printf("PASS: every 1G page mapped by one 1G NPT entry, before and after the conversion; pool back\n");
+	printf("PASS: one 1G NPT entry per 1G page, before and after the conversion;");
+	printf(" pool back\n");
 }
 
 static uint64_t parse_bytes(const char *s)

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/mman.h>
 
 #include <linux/falloc.h>
+#include <linux/kvm_para.h>
 #include <linux/memfd.h>
 #include <linux/sizes.h>
 
@@ -30,6 +32,9 @@
 #ifndef KVM_CAP_INACCESSIBLE_MEMFD
 #define KVM_CAP_INACCESSIBLE_MEMFD	4096
 #endif
+
+/* 1G rows under emulation, on debug kernels, take more than 30 s. */
+#define PM_TIMEOUT	180
 
 #define DATA_SLOT	10
 /* 1G aligned: every backing can be mapped at its largest level. */
@@ -140,17 +145,27 @@ FIXTURE_TEARDOWN(memfd)
 }
 
 /*
- * A private VM with one vCPU whose data slot is backed by self->fd; the
- * slot's shared memory starts @hva_offset bytes into a 1G aligned mapping:
- * 0 aligns the hva with the GPA, anything else misaligns it.
+ * Where the data slot lies: @gpa_off and @file_off from DATA_GPA and from the
+ * start of self->fd, @size bytes (0: the whole file), its shared memory
+ * @hva_off bytes into a 1G aligned mapping (0 aligns it with the GPA).
  */
+struct layout {
+	uint64_t gpa_off;
+	uint64_t file_off;
+	uint64_t size;
+	uint64_t hva_off;
+};
+
+/* A private VM with one vCPU whose data slot is backed by self->fd. */
 static void __create_vm(struct _test_data_memfd *self,
-			const struct _fixture_variant_memfd *variant, size_t hva_offset)
+			const struct _fixture_variant_memfd *variant,
+			const struct layout *l)
 {
 	struct vm_shape shape = {
 		.mode = VM_MODE_DEFAULT,
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
+	uint64_t size = l->size ? l->size : variant->size;
 	struct userspace_mem_region *region;
 	uint8_t *hva;
 
@@ -159,24 +174,29 @@ static void __create_vm(struct _test_data_memfd *self,
 	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
 		   variant->size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd, 0);
 	/*
-	 * Same slot, same fd, the hva moved: delete and add again.  The
+	 * Same slot, same fd, laid out as asked: delete and add again.  The
 	 * library unmaps its own mapping at the end; this one goes with the
 	 * test's process.
 	 */
 	region = memslot2region(self->vm, DATA_SLOT);
-	hva = mmap(NULL, variant->size + SZ_1G + hva_offset,
-		   PROT_READ | PROT_WRITE,
+	hva = mmap(NULL, size + SZ_1G + l->hva_off, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	TEST_ASSERT(hva != MAP_FAILED, "mmap() failed");
-	hva = (uint8_t *)align_ptr_up(hva, SZ_1G) + hva_offset;
+	hva = (uint8_t *)align_ptr_up(hva, SZ_1G) + l->hva_off;
 	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
 				   DATA_GPA, 0, NULL, self->fd, 0);
 	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
-				   DATA_GPA, variant->size, hva, self->fd, 0);
+				   DATA_GPA + l->gpa_off, size, hva, self->fd,
+				   l->file_off);
 	region->host_mem = hva;
 	region->region.userspace_addr = (uintptr_t)hva;
+	region->region.guest_phys_addr = DATA_GPA + l->gpa_off;
+	region->region.memory_size = size;
+	region->region.guest_memfd_offset = l->file_off;
+
 	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
 	pm_guest_start(self->vcpu);
+	pm_prefault_page_tables(self->vcpu, DATA_GPA, variant->size);
 	self->base[0] = vm_get_stat(self->vm, "pages_4k");
 	self->base[1] = vm_get_stat(self->vm, "pages_2m");
 	self->base[2] = vm_get_stat(self->vm, "pages_1g");
@@ -185,8 +205,10 @@ static void __create_vm(struct _test_data_memfd *self,
 static void create_vm(struct _test_data_memfd *self,
 		      const struct _fixture_variant_memfd *variant)
 {
-	/* The hva aligned with the GPA: nothing else limits the level. */
-	__create_vm(self, variant, 0);
+	/* Everything aligned: nothing but the backing limits the level. */
+	static const struct layout aligned;
+
+	__create_vm(self, variant, &aligned);
 }
 
 static const char * const stat_names[] = { "pages_4k", "pages_2m", "pages_1g" };
@@ -217,7 +239,7 @@ static uint64_t mapped(struct _test_data_memfd *self, const char *stat)
 	}								\
 } while (0)
 
-TEST_F(memfd, capability)
+TEST_F_TIMEOUT(memfd, capability, PM_TIMEOUT)
 {
 	struct kvm_vm *vm = vm_create_barebones();
 
@@ -239,7 +261,7 @@ static int bind(struct kvm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return r ? -errno : 0;
 }
 
-TEST_F(memfd, bind_rules)
+TEST_F_TIMEOUT(memfd, bind_rules, PM_TIMEOUT)
 {
 	size_t size = variant->size, page = variant->page;
 	struct kvm_vm *vm, *vm2, *vm3;
@@ -310,7 +332,7 @@ TEST_F(memfd, bind_rules)
 }
 
 /* The v7 forms: KVM_SET_USER_MEMORY_REGION + ext, (UN)REG_REGION. */
-TEST_F(memfd, v7_forms)
+TEST_F_TIMEOUT(memfd, v7_forms, PM_TIMEOUT)
 {
 	struct kvm_userspace_memory_region_ext ext = {
 		.region = {
@@ -376,7 +398,7 @@ static uint64_t nr_pages(const struct _fixture_variant_memfd *variant)
 	return variant->size / variant->page;
 }
 
-TEST_F(memfd, large_mappings)
+TEST_F_TIMEOUT(memfd, large_mappings, PM_TIMEOUT)
 {
 	uint64_t size = variant->size, off = SZ_2M + PAGE_SIZE;
 	struct kvm_vm *vm;
@@ -410,10 +432,80 @@ TEST_F(memfd, large_mappings)
 		/* The uniform 2M ranges of the 1G page stay large. */
 		EXPECT_EQ(mapped(self, "pages_2m"), SZ_1G / SZ_2M - 1);
 	}
-	EXPECT_GE(mapped(self, "pages_4k"), SZ_2M / PAGE_SIZE);
+	/* Exactly the mixed 2M range is mapped at 4K. */
+	if (is_hugetlb(variant))
+		EXPECT_EQ(mapped(self, "pages_4k"), SZ_2M / PAGE_SIZE);
+
+	/*
+	 * Uniform again: the next fault in the range maps it large again,
+	 * and the small mappings it replaces are gone.  The private data
+	 * never moved.
+	 */
+	vm_mem_set_private(vm, DATA_GPA + off, PAGE_SIZE);
+	guest_do(self->vcpu, OP_CHECK, 0, off, 0x5a);
+	guest_do(self->vcpu, OP_WRITE, off, PAGE_SIZE, 0x5a);
+	guest_do(self->vcpu, OP_CHECK, 0, size, 0x5a);
+	EXPECT_MAPPED(nr_pages(variant));
+	if (is_hugetlb(variant)) {
+		EXPECT_EQ(mapped(self, "pages_4k"), 0);
+		if (variant->page == SZ_1G)
+			EXPECT_EQ(mapped(self, "pages_2m"), 0);
+	}
 }
 
-TEST_F(memfd, punch_hole)
+/*
+ * A memslot that starts and ends inside huge pages maps the partial huge
+ * pages smaller, and the whole ones at their level.
+ */
+TEST_F_TIMEOUT(memfd, slot_edges, PM_TIMEOUT)
+{
+	/* 1M (2M of a 1G page) cut from each end, congruent. */
+	uint64_t cut = variant->page == SZ_1G ? SZ_2M : SZ_1M;
+	const struct layout edges = {
+		.gpa_off = cut,
+		.file_off = cut,
+		.size = variant->size - 2 * cut,
+	};
+
+	__create_vm(self, variant, &edges);
+	vm_mem_set_private(self->vm, DATA_GPA + cut, edges.size);
+	guest_do(self->vcpu, OP_WRITE, cut, edges.size, 0x21);
+	guest_do(self->vcpu, OP_CHECK, cut, edges.size, 0x21);
+	if (variant->page == SZ_2M) {
+		EXPECT_EQ(mapped(self, "pages_2m"), nr_pages(variant) - 2);
+		EXPECT_EQ(mapped(self, "pages_4k"), 2 * cut / PAGE_SIZE);
+	} else if (variant->page == SZ_1G) {
+		/* The 1G page is cut in two: 2M mappings, no 1G one. */
+		EXPECT_EQ(mapped(self, "pages_1g"), 0);
+		EXPECT_EQ(mapped(self, "pages_2m"), edges.size / SZ_2M);
+		EXPECT_EQ(mapped(self, "pages_4k"), 0);
+	} else {
+		EXPECT_GE(mapped(self, "pages_4k"), edges.size / PAGE_SIZE);
+	}
+}
+
+/*
+ * GPA and file offset not congruent modulo the huge page size: KVM takes
+ * the memslot and maps at the largest size they agree on.
+ */
+TEST_F_TIMEOUT(memfd, incongruent_offset, PM_TIMEOUT)
+{
+	/* The file offset is 2M + 4K ahead of the GPA. */
+	const struct layout skew = {
+		.file_off = SZ_2M + PAGE_SIZE,
+		.size = min_t(uint64_t, variant->size - SZ_4M, SZ_16M),
+	};
+
+	__create_vm(self, variant, &skew);
+	vm_mem_set_private(self->vm, DATA_GPA, skew.size);
+	guest_do(self->vcpu, OP_WRITE, 0, skew.size, 0x31);
+	guest_do(self->vcpu, OP_CHECK, 0, skew.size, 0x31);
+	EXPECT_EQ(mapped(self, "pages_2m"), 0);
+	EXPECT_EQ(mapped(self, "pages_1g"), 0);
+	EXPECT_GE(mapped(self, "pages_4k"), skew.size / PAGE_SIZE);
+}
+
+TEST_F_TIMEOUT(memfd, punch_hole, PM_TIMEOUT)
 {
 	uint64_t size = variant->size, off = SZ_2M;
 	struct kvm_vm *vm;
@@ -444,17 +536,30 @@ TEST_F(memfd, punch_hole)
 	if (is_hugetlb(variant))
 		EXPECT_EQ(pm_hugetlb(variant->page, "free_hugepages"),
 			  self->free0 - nr_pages(variant));
+
+	/*
+	 * 4K punched out of a huge page: the page stays, that 4K reads zero,
+	 * and only the mapping covering it goes.
+	 */
+	ASSERT_EQ(fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    off + PAGE_SIZE, PAGE_SIZE), 0);
+	if (is_hugetlb(variant))
+		EXPECT_EQ(mapped(self, variant->stat), nr_pages(variant) - 1);
+	guest_do(self->vcpu, OP_CHECK_ZERO, off + PAGE_SIZE, PAGE_SIZE, 0);
+	guest_do(self->vcpu, OP_CHECK, 0, off, 0x77);
+	EXPECT_MAPPED(nr_pages(variant));
 }
 
 /*
  * An hva misaligned with the GPA disables large shared mappings of the slot
  * (6.12's rule), not large private mappings: no hva maps private memory.
  */
-TEST_F(memfd, misaligned_hva)
+TEST_F_TIMEOUT(memfd, misaligned_hva, PM_TIMEOUT)
 {
+	const struct layout misaligned = { .hva_off = PAGE_SIZE };
 	uint64_t size = variant->size;
 
-	__create_vm(self, variant, PAGE_SIZE);
+	__create_vm(self, variant, &misaligned);
 	vm_mem_set_private(self->vm, DATA_GPA, size);
 	guest_do(self->vcpu, OP_WRITE, 0, size, 0x66);
 	guest_do(self->vcpu, OP_CHECK, 0, size, 0x66);
@@ -473,8 +578,107 @@ TEST_F(memfd, misaligned_hva)
 		EXPECT_EQ(mapped(self, "pages_2m"), SZ_1G / SZ_2M - 1);
 }
 
+/*
+ * Two vCPUs: one converts single pages to shared and back (hypercalls the
+ * host turns into KVM_SET_MEMORY_ATTRIBUTES) while the other faults over
+ * the whole range.  Once the range is uniformly private again, the mappings
+ * are back at the level of the backing page.
+ */
+#define CONVERT_ROUNDS	100
+
+static void guest_converter(uint64_t gpa, uint64_t npages)
+{
+	uint64_t i, page;
+
+	for (i = 0; i < CONVERT_ROUNDS; i++) {
+		page = gpa + (i * 7919 % npages) * PAGE_SIZE;
+		kvm_hypercall_map_gpa_range(page, PAGE_SIZE, 1);
+		WRITE_ONCE(*(uint64_t *)page, i);
+		kvm_hypercall_map_gpa_range(page, PAGE_SIZE, 0);
+	}
+	GUEST_DONE();
+}
+
+static bool converter_done;
+
+static void *converter_thread(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct kvm_run *run = vcpu->run;
+	struct ucall uc;
+
+	for (;;) {
+		vcpu_run(vcpu);
+		if (run->exit_reason == KVM_EXIT_HYPERCALL) {
+			vm_set_memory_attributes(vcpu->vm, run->hypercall.args[0],
+						 run->hypercall.args[1] * PAGE_SIZE,
+						 run->hypercall.args[2] ? 0 :
+						 KVM_MEMORY_ATTRIBUTE_PRIVATE);
+			run->hypercall.ret = 0;
+			continue;
+		}
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			break;
+		case UCALL_DONE:
+			return NULL;
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+	}
+}
+
+static void *converter_thread_done(void *arg)
+{
+	converter_thread(arg);
+	WRITE_ONCE(converter_done, true);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(memfd, convert_while_faulting, PM_TIMEOUT)
+{
+	uint64_t size = variant->size, pass, memory_faults = 0;
+	struct kvm_vcpu *converter;
+	pthread_t thread;
+	int r;
+
+	create_vm(self, variant);
+	vm_enable_cap(self->vm, KVM_CAP_EXIT_HYPERCALL,
+		      BIT(KVM_HC_MAP_GPA_RANGE));
+	converter = vm_vcpu_add(self->vm, 1, guest_converter);
+	vcpu_args_set(converter, 2, DATA_GPA, size / PAGE_SIZE);
+	vm_mem_set_private(self->vm, DATA_GPA, size);
+	guest_do(self->vcpu, OP_WRITE, 0, size, 0x10);
+
+	converter_done = false;
+	pthread_create(&thread, NULL, converter_thread_done, converter);
+	for (pass = 0; pass < 1000 && !READ_ONCE(converter_done); pass++) {
+		r = guest_do_ret(self->vcpu, OP_WRITE, 0, size, 0x11 + pass);
+		/* An access that raced with a conversion: run it again. */
+		while (r == -EFAULT &&
+		       self->vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+			memory_faults++;
+			r = pm_guest_resume(self->vcpu);
+		}
+		ASSERT_EQ(r, 0);
+	}
+	pthread_join(thread, NULL);
+	EXPECT_TRUE(converter_done);
+	TH_LOG("%lu passes, %lu memory-fault exits", pass, memory_faults);
+
+	/* Uniformly private: one more pass maps it all large again. */
+	guest_do(self->vcpu, OP_WRITE, 0, size, 0x12);
+	guest_do(self->vcpu, OP_CHECK, 0, size, 0x12);
+	EXPECT_MAPPED(nr_pages(variant));
+	/* vCPU 1's own pages are 4K: count only the large mappings. */
+	if (variant->page == SZ_1G)
+		EXPECT_EQ(mapped(self, "pages_2m"), 0);
+}
+
 /* A file truncated under a memslot: KVM_RUN fails, then recovers. */
-TEST_F(memfd, truncate)
+TEST_F_TIMEOUT(memfd, truncate, PM_TIMEOUT)
 {
 	struct kvm_run *run;
 
@@ -497,7 +701,7 @@ TEST_F(memfd, truncate)
 }
 
 /* VM destroy with live private mappings, the memfd closed first. */
-TEST_F(memfd, vm_destroy)
+TEST_F_TIMEOUT(memfd, vm_destroy, PM_TIMEOUT)
 {
 	struct userspace_mem_region *region;
 

@@ -75,19 +75,12 @@ static inline void pm_guest_code(void)
 }
 
 /*
- * Run one command on [@gpa, @gpa + @size).  Returns 0, or -errno of a
- * failed KVM_RUN (e.g. -EFAULT with KVM_EXIT_MEMORY_FAULT).
+ * Run the command in progress on to its end, e.g. after an access that
+ * raced with a conversion made KVM_RUN fail with KVM_EXIT_MEMORY_FAULT.
  */
-static inline int pm_guest_do_ret(struct kvm_vcpu *vcpu, uint64_t op,
-				  uint64_t gpa, uint64_t size, uint64_t pattern)
+static inline int pm_guest_resume(struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
-
-	pm_cmd.op = op;
-	pm_cmd.gpa = gpa;
-	pm_cmd.size = size;
-	pm_cmd.pattern = pattern;
-	sync_global_to_guest(vcpu->vm, pm_cmd);
 
 	if (__vcpu_run(vcpu))
 		return -errno;
@@ -96,6 +89,22 @@ static inline int pm_guest_do_ret(struct kvm_vcpu *vcpu, uint64_t op,
 		REPORT_GUEST_ASSERT(uc);
 	TEST_ASSERT(uc.cmd == UCALL_SYNC, "want UCALL_SYNC, got %lu", uc.cmd);
 	return 0;
+}
+
+/*
+ * Run one command on [@gpa, @gpa + @size).  Returns 0, or -errno of a
+ * failed KVM_RUN (e.g. -EFAULT with KVM_EXIT_MEMORY_FAULT).
+ */
+static inline int pm_guest_do_ret(struct kvm_vcpu *vcpu, uint64_t op,
+				  uint64_t gpa, uint64_t size, uint64_t pattern)
+{
+	pm_cmd.op = op;
+	pm_cmd.gpa = gpa;
+	pm_cmd.size = size;
+	pm_cmd.pattern = pattern;
+	sync_global_to_guest(vcpu->vm, pm_cmd);
+
+	return pm_guest_resume(vcpu);
 }
 
 static inline void pm_guest_do(struct kvm_vcpu *vcpu, uint64_t op,
