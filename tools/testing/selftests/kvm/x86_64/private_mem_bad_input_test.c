@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hostile arguments to every call this project adds or extends, table
+ * driven: memfd_create(MFD_INACCESSIBLE), seals, KVM_SET_USER_MEMORY_REGION2
+ * and its v7 form with an inaccessible memfd, KVM_SET_MEMORY_ATTRIBUTES and
+ * the v7 KVM_MEMORY_ENCRYPT_(UN)REG_REGION aliases.  Each case gets its
+ * documented errno; afterwards the VM takes a good memslot at the same id
+ * and the hugetlb pool is where it was (no state left behind).  Last,
+ * conversions race with memslot deletion.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+
+#include <linux/memfd.h>
+#include <linux/sizes.h>
+
+#include "kvm_util.h"
+#include "private_mem_util.h"
+#include "processor.h"
+#include "test_util.h"
+#include "../kselftest_harness.h"
+
+#define GPA		(4ULL << 30)
+#define SIZE		SZ_4M
+
+/* Everything a case may use, made fresh for each. */
+struct env {
+	struct kvm_vm *vm;		/* software-protected */
+	struct kvm_vm *plain_vm;	/* no private memory */
+	struct kvm_vm *other_vm;	/* holds [0, SIZE) of fd in slot 1 */
+	int fd;				/* inaccessible memfd, SIZE bytes */
+	int shared_fd;			/* ordinary memfd */
+	int event_fd;
+	int closed_fd;
+	void *hva;
+};
+
+struct bad_case {
+	const char *name;
+	int (*call)(struct env *e);
+	int err;
+};
+
+static int region2(struct kvm_vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		   int fd, uint64_t offset)
+{
+	return __vm_set_user_memory_region2(vm, 1, KVM_MEM_GUEST_MEMFD, gpa,
+					    size, hva, fd, offset);
+}
+
+static int bind_accessible(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->shared_fd, 0);
+}
+
+static int bind_eventfd(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->event_fd, 0);
+}
+
+static int bind_closed(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->closed_fd, 0);
+}
+
+static int bind_kvm_fd(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->vm->fd, 0);
+}
+
+static int bind_unaligned_offset(struct env *e)
+{
+	return region2(e->vm, GPA, SZ_2M, e->hva, e->fd, 512);
+}
+
+static int bind_beyond_file(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->fd, PAGE_SIZE);
+}
+
+static int bind_too_big(struct env *e)
+{
+	return region2(e->vm, GPA, 2 * SIZE, e->hva, e->fd, 0);
+}
+
+static int bind_offset_overflow(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->fd, -(uint64_t)PAGE_SIZE);
+}
+
+static int bind_other_vms_range(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->fd, 0);
+}
+
+static int bind_plain_vm(struct env *e)
+{
+	return region2(e->plain_vm, GPA, SIZE, e->hva, e->fd, 0);
+}
+
+static int bind_unknown_flag(struct env *e)
+{
+	return __vm_set_user_memory_region2(e->vm, 1, KVM_MEM_GUEST_MEMFD | BIT(15),
+					    GPA, SIZE, e->hva, e->fd, 0);
+}
+
+static int v7_beyond_file(struct env *e)
+{
+	struct kvm_userspace_memory_region_ext ext = {
+		.region = {
+			.slot = 1,
+			.flags = KVM_MEM_PRIVATE,
+			.guest_phys_addr = GPA,
+			.memory_size = 2 * SIZE,
+			.userspace_addr = (uintptr_t)e->hva,
+		},
+		.private_fd = e->fd,
+	};
+
+	return ioctl(e->vm->fd, KVM_SET_USER_MEMORY_REGION, &ext);
+}
+
+static int v7_flag_without_private(struct env *e)
+{
+	/* Without KVM_MEM_PRIVATE, bits beyond the v1 flags stay invalid. */
+	struct kvm_userspace_memory_region region = {
+		.slot = 1,
+		.flags = BIT(3),
+		.guest_phys_addr = GPA,
+		.memory_size = SIZE,
+		.userspace_addr = (uintptr_t)e->hva,
+	};
+
+	return ioctl(e->vm->fd, KVM_SET_USER_MEMORY_REGION, &region);
+}
+
+static int attrs(struct env *e, uint64_t gpa, uint64_t size, uint64_t attr,
+		 uint64_t flags)
+{
+	struct kvm_memory_attributes a = {
+		.address = gpa,
+		.size = size,
+		.attributes = attr,
+		.flags = flags,
+	};
+
+	return ioctl(e->vm->fd, KVM_SET_MEMORY_ATTRIBUTES, &a);
+}
+
+static int attrs_zero_size(struct env *e)
+{
+	return attrs(e, GPA, 0, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0);
+}
+
+static int attrs_unaligned(struct env *e)
+{
+	return attrs(e, GPA + 1, PAGE_SIZE, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0);
+}
+
+static int attrs_overflow(struct env *e)
+{
+	return attrs(e, -(uint64_t)PAGE_SIZE, 2 * PAGE_SIZE,
+		     KVM_MEMORY_ATTRIBUTE_PRIVATE, 0);
+}
+
+static int attrs_unknown(struct env *e)
+{
+	return attrs(e, GPA, PAGE_SIZE, BIT(0), 0);
+}
+
+static int attrs_flags(struct env *e)
+{
+	return attrs(e, GPA, PAGE_SIZE, KVM_MEMORY_ATTRIBUTE_PRIVATE, 1);
+}
+
+static int attrs_outside_slots(struct env *e)
+{
+	/* Attributes are per GPA, memslot or not: this one succeeds. */
+	return attrs(e, 64ULL << 30, SZ_2M, KVM_MEMORY_ATTRIBUTE_PRIVATE, 0);
+}
+
+static int enc_region(struct env *e, unsigned long ioctl_nr, uint64_t addr,
+		      uint64_t size)
+{
+	struct kvm_enc_region r = { .addr = addr, .size = size };
+
+	return ioctl(e->vm->fd, ioctl_nr, &r);
+}
+
+static int reg_zero_size(struct env *e)
+{
+	return enc_region(e, KVM_MEMORY_ENCRYPT_REG_REGION, GPA, 0);
+}
+
+static int reg_unaligned(struct env *e)
+{
+	return enc_region(e, KVM_MEMORY_ENCRYPT_REG_REGION, GPA, 100);
+}
+
+static int unreg_overflow(struct env *e)
+{
+	return enc_region(e, KVM_MEMORY_ENCRYPT_UNREG_REGION, -(uint64_t)PAGE_SIZE,
+			  2 * PAGE_SIZE);
+}
+
+static int reg_plain_vm(struct env *e)
+{
+	struct kvm_enc_region r = { .addr = GPA, .size = PAGE_SIZE };
+
+	/* Not software-protected, not SEV: nothing implements it. */
+	return ioctl(e->plain_vm->fd, KVM_MEMORY_ENCRYPT_REG_REGION, &r);
+}
+
+static int memfd_flags(unsigned int flags)
+{
+	int fd = memfd_create("bad", flags);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static int mfd_with_allow_sealing(struct env *e)
+{
+	return memfd_flags(MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
+}
+
+static int mfd_with_exec(struct env *e)
+{
+	return memfd_flags(MFD_INACCESSIBLE | MFD_EXEC);
+}
+
+static int mfd_unknown_flag(struct env *e)
+{
+	return memfd_flags(MFD_INACCESSIBLE | 0x80);
+}
+
+static int seal_inaccessible(struct env *e)
+{
+	/* Inaccessible memfds come sealed with F_SEAL_SEAL. */
+	return fcntl(e->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE);
+}
+
+static int truncate_unaligned(struct env *e)
+{
+	return ftruncate(e->fd, SIZE + 100);
+}
+
+static const struct bad_case cases[] = {
+	{ "region2: accessible memfd", bind_accessible, EINVAL },
+	{ "region2: eventfd", bind_eventfd, EINVAL },
+	{ "region2: closed fd", bind_closed, EBADF },
+	{ "region2: a VM fd", bind_kvm_fd, EINVAL },
+	{ "region2: unaligned offset", bind_unaligned_offset, EINVAL },
+	{ "region2: range beyond the file", bind_beyond_file, EINVAL },
+	{ "region2: memslot bigger than the file", bind_too_big, EINVAL },
+	{ "region2: offset + size overflows", bind_offset_overflow, EINVAL },
+	{ "region2: range another VM's memslot holds", bind_other_vms_range, EEXIST },
+	{ "region2: VM without private memory", bind_plain_vm, EINVAL },
+	{ "region2: unknown flag", bind_unknown_flag, EINVAL },
+	{ "v7 region: range beyond the file", v7_beyond_file, EINVAL },
+	{ "v7 region: unknown flag without KVM_MEM_PRIVATE", v7_flag_without_private, EINVAL },
+	{ "attributes: zero size", attrs_zero_size, EINVAL },
+	{ "attributes: unaligned", attrs_unaligned, EINVAL },
+	{ "attributes: overflow", attrs_overflow, EINVAL },
+	{ "attributes: unknown attribute", attrs_unknown, EINVAL },
+	{ "attributes: flags", attrs_flags, EINVAL },
+	{ "attributes: outside any memslot (allowed)", attrs_outside_slots, 0 },
+	{ "REG_REGION: zero size", reg_zero_size, EINVAL },
+	{ "REG_REGION: unaligned size", reg_unaligned, EINVAL },
+	{ "UNREG_REGION: overflow", unreg_overflow, EINVAL },
+	{ "REG_REGION: VM without private memory", reg_plain_vm, ENOTTY },
+	{ "memfd: MFD_INACCESSIBLE | MFD_ALLOW_SEALING", mfd_with_allow_sealing, EINVAL },
+	{ "memfd: MFD_INACCESSIBLE | MFD_EXEC", mfd_with_exec, EINVAL },
+	{ "memfd: unknown flag", mfd_unknown_flag, EINVAL },
+	{ "seal: any seal on an inaccessible memfd", seal_inaccessible, EPERM },
+	{ "ftruncate: size not page aligned", truncate_unaligned, EINVAL },
+};
+
+FIXTURE(bad) {
+	struct env e;
+	uint64_t free0[2], resv0[2];
+};
+
+FIXTURE_VARIANT(bad) {
+	const struct bad_case *c;
+};
+
+/* One variant per case: the table above, in order. */
+#define BAD_CASE(n)						\
+	FIXTURE_VARIANT_ADD(bad, case_##n) { .c = &cases[n] }
+BAD_CASE(0);
+BAD_CASE(1);
+BAD_CASE(2);
+BAD_CASE(3);
+BAD_CASE(4);
+BAD_CASE(5);
+BAD_CASE(6);
+BAD_CASE(7);
+BAD_CASE(8);
+BAD_CASE(9);
+BAD_CASE(10);
+BAD_CASE(11);
+BAD_CASE(12);
+BAD_CASE(13);
+BAD_CASE(14);
+BAD_CASE(15);
+BAD_CASE(16);
+BAD_CASE(17);
+BAD_CASE(18);
+BAD_CASE(19);
+BAD_CASE(20);
+BAD_CASE(21);
+BAD_CASE(22);
+BAD_CASE(23);
+BAD_CASE(24);
+BAD_CASE(25);
+BAD_CASE(26);
+BAD_CASE(27);
+_Static_assert(sizeof(cases) / sizeof(cases[0]) == 28,
+	       "one BAD_CASE() per entry of cases[]");
+
+static const size_t pools[2] = { SZ_2M, SZ_1G };
+
+FIXTURE_SETUP(bad)
+{
+	struct env *e = &self->e;
+	int i;
+
+	memset(e, 0, sizeof(*e));
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		SKIP(return, "KVM_X86_SW_PROTECTED_VM not supported");
+	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
+		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
+	if (pm_hugetlb(SZ_2M, "free_hugepages") < 2 * SIZE / SZ_2M)
+		SKIP(return, "needs %d free 2M huge pages", 2 * SIZE / SZ_2M);
+	/* Checked against with every case's state built. */
+	for (i = 0; i < 2; i++) {
+		self->free0[i] = pm_hugetlb(pools[i], "free_hugepages");
+		self->resv0[i] = pm_hugetlb(pools[i], "resv_hugepages");
+	}
+
+	e->vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	e->plain_vm = vm_create_barebones();
+	e->other_vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	e->hva = mmap(NULL, 2 * SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(e->hva, MAP_FAILED);
+	e->fd = memfd_create("private", MFD_INACCESSIBLE | MFD_HUGETLB | MFD_HUGE_2MB);
+	ASSERT_GE(e->fd, 0);
+	ASSERT_EQ(ftruncate(e->fd, SIZE), 0);
+	e->shared_fd = memfd_create("shared", 0);
+	ASSERT_GE(e->shared_fd, 0);
+	ASSERT_EQ(ftruncate(e->shared_fd, SIZE), 0);
+	e->event_fd = eventfd(0, 0);
+	ASSERT_GE(e->event_fd, 0);
+	e->closed_fd = dup(e->event_fd);
+	close(e->closed_fd);
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	struct env *e = &self->e;
+
+	if (!e->vm)
+		return;
+	kvm_vm_free(e->vm);
+	kvm_vm_free(e->plain_vm);
+	kvm_vm_free(e->other_vm);
+	close(e->fd);
+	close(e->shared_fd);
+	close(e->event_fd);
+	munmap(e->hva, 2 * SIZE);
+}
+
+TEST_F(bad, errno_and_no_state)
+{
+	struct env *e = &self->e;
+	int r, i;
+
+	ASSERT_EQ(region2(e->other_vm, GPA, SIZE, e->hva, e->fd, 0), 0);
+	r = variant->c->call(e);
+	TH_LOG("%s: %d (%s)", variant->c->name, r, r ? strerror(errno) : "ok");
+	if (variant->c->err) {
+		EXPECT_EQ(r, -1);
+		EXPECT_EQ(errno, variant->c->err);
+	} else {
+		EXPECT_EQ(r, 0);
+	}
+
+	/* Nothing left behind: the file, the slot id and the pool. */
+	ASSERT_EQ(region2(e->other_vm, GPA, 0, NULL, e->fd, 0), 0);
+	EXPECT_EQ(region2(e->vm, GPA, SIZE, e->hva, e->fd, 0), 0);
+	for (i = 0; i < 2; i++) {
+		/* Only the two files' reservations: SIZE each, 2M pages. */
+		EXPECT_EQ(pm_hugetlb(pools[i], "free_hugepages"), self->free0[i]);
+		EXPECT_EQ(pm_hugetlb(pools[i], "resv_hugepages"),
+			  self->resv0[i] + (i ? 0 : SIZE / SZ_2M));
+	}
+}
+
+/* Conversions racing with deleting and re-adding the memslot. */
+static void *converter(void *arg)
+{
+	struct env *e = arg;
+	uint64_t i;
+
+	for (i = 0; i < 2000; i++)
+		TEST_ASSERT(!attrs(e, GPA + (i % (SIZE / PAGE_SIZE)) * PAGE_SIZE,
+				   PAGE_SIZE, i & 1 ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0, 0),
+			    "KVM_SET_MEMORY_ATTRIBUTES: %s", strerror(errno));
+	return NULL;
+}
+
+TEST(conversion_races_slot_deletion)
+{
+	struct env e = {};
+	pthread_t t;
+	int i;
+
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)) ||
+	    !kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
+		SKIP(return, "no software-protected VM or inaccessible memfd");
+	e.vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	e.hva = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(e.hva, MAP_FAILED);
+	e.fd = memfd_create("private", MFD_INACCESSIBLE);
+	ASSERT_GE(e.fd, 0);
+	ASSERT_EQ(ftruncate(e.fd, SIZE), 0);
+
+	pthread_create(&t, NULL, converter, &e);
+	for (i = 0; i < 200; i++) {
+		ASSERT_EQ(region2(e.vm, GPA, SIZE, e.hva, e.fd, 0), 0);
+		ASSERT_EQ(region2(e.vm, GPA, 0, NULL, e.fd, 0), 0);
+	}
+	pthread_join(t, NULL);
+	kvm_vm_free(e.vm);
+	close(e.fd);
+	munmap(e.hva, SIZE);
+}
+
+TEST_HARNESS_MAIN
