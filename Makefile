@@ -22,13 +22,14 @@ QEMU_TIMEOUT ?= auto
 BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" QEMU_MEM=10G
 
 .PHONY: all deps tree patches series kernel kernel-debug test test-debug run \
-	bench checkpatch clean distclean help
+	bench stress checkpatch clean distclean help
 
 all: kernel
 
 help:
 	@echo "make run          boot the patched kernel and run the demo VM"
 	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
+	@echo "make stress       the private memory stress test (harness/stress.list)"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make tree         assemble build/linux from the base + .patch files + new files"
@@ -75,6 +76,10 @@ test-debug: kernel-debug $(B)/tests-tests.list
 run: kernel $(B)/tests-demo.list
 	@$(H)/userspace.sh base $(B)/tests-demo.list
 	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
+
+stress: kernel $(B)/tests-stress.list
+	@$(H)/userspace.sh base $(B)/tests-stress.list
+	@VERBOSE=1 $(H)/qemu.sh base $(B)/logs/stress.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
 
 bench: kernel $(B)/tests-bench.list
 	@$(H)/userspace.sh base $(B)/tests-bench.list

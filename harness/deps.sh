@@ -6,7 +6,8 @@ set -euo pipefail
 
 . "$(cd "$(dirname "$0")/.." && pwd)/BASE"
 pkgs="$PACKAGE qemu-system-x86 busybox-static gcc make flex bison bc libelf-dev
-	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip"
+	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip
+	gnuplot-nox"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -76,16 +76,38 @@ static bool kvm_memfile_gfn_range(struct kvm_memfile *mf, pgoff_t start,
 }
 
 /*
+ * Whether @mf's memslot is the VM's memslot of its id, i.e. installed and
+ * not being deleted or replaced (deletion swaps in a copy first, and zaps
+ * the memslot's mappings itself).  Before, the memslot has no mappings and
+ * maybe no arch metadata (rmaps) yet: a bind comes before the install.
+ */
+static bool kvm_memfile_slot_live(struct kvm_memfile *mf)
+{
+	struct kvm_memory_slot *slot = mf->slot;
+	struct kvm *kvm = mf->kvm;
+	bool live;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	live = id_to_memslot(__kvm_memslots(kvm, slot->as_id), slot->id) == slot;
+	srcu_read_unlock(&kvm->srcu, idx);
+	return live;
+}
+
+/*
  * Pages of the file are about to be freed: zap their private mappings and,
  * like an mmu_notifier invalidation, keep faults on the range from installing
  * anything until kvm_memfile_invalidate_end().  The store holds the file's
  * i_rwsem across both calls; a fault that got a pfn before this sees the
- * sequence count or the range and retries.
+ * sequence count or the range and retries.  The in-progress count is taken
+ * whether or not the memslot is live yet, so that the pair stays balanced
+ * if it goes live in between.
  */
 static void kvm_memfile_invalidate(struct memfile_notifier *notifier,
 				   pgoff_t start, pgoff_t end)
 {
 	struct kvm_memfile *mf = to_kvm_memfile(notifier);
+	bool live = kvm_memfile_slot_live(mf);
 	struct kvm *kvm = mf->kvm;
 	struct kvm_gfn_range range;
 
@@ -94,7 +116,8 @@ static void kvm_memfile_invalidate(struct memfile_notifier *notifier,
 
 	KVM_MMU_LOCK(kvm);
 	kvm_mmu_invalidate_begin(kvm);
-	if (kvm_mmu_unmap_gfn_range(kvm, &range))
+	kvm_mmu_invalidate_range_add(kvm, range.start, range.end);
+	if (live && kvm_unmap_gfn_range(kvm, &range))
 		kvm_flush_remote_tlbs(kvm);
 	KVM_MMU_UNLOCK(kvm);
 }

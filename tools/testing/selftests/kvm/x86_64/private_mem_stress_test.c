@@ -64,6 +64,14 @@ FIXTURE_VARIANT(stress) {
 	unsigned int mfd_flags;
 	size_t page;
 	size_t size;
+	/* Upstream's guest_memfd instead of a memfd: the same stress. */
+	bool gmem;
+};
+
+FIXTURE_VARIANT_ADD(stress, guest_memfd) {
+	.page = SZ_4K,
+	.size = SZ_8M,
+	.gmem = true,
 };
 
 FIXTURE_VARIANT_ADD(stress, shmem) {
@@ -116,6 +124,22 @@ struct vcpu_arg {
 	int i;
 };
 
+/* The guest died: say where, for the record. */
+static void report_shutdown(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_events events;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	vcpu_regs_get(vcpu, &regs);
+	vcpu_sregs_get(vcpu, &sregs);
+	vcpu_events_get(vcpu, &events);
+	TEST_FAIL("vCPU %u shutdown: rip 0x%llx rsp 0x%llx rdx 0x%llx cr2 0x%llx cr3 0x%llx exception %u (injected %u, pending %u)",
+		  vcpu->id, regs.rip, regs.rsp, regs.rdx, sregs.cr2, sregs.cr3,
+		  events.exception.nr, events.exception.injected,
+		  events.exception.pending);
+}
+
 /*
  * Runs one vCPU's passes until told to stop, and stops only at the end of
  * a pass (the guest's GUEST_SYNC).  An access that raced with a conversion
@@ -137,6 +161,8 @@ static void *vcpu_thread(void *data)
 			c->memory_faults[a->i]++;
 			continue;
 		}
+		if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
+			report_shutdown(vcpu);
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 		if (get_ucall(vcpu, &uc) == UCALL_ABORT)
 			REPORT_GUEST_ASSERT(uc);
@@ -395,12 +421,16 @@ FIXTURE_SETUP(stress)
 	self->punched = calloc(npages, 1);
 	ASSERT_TRUE(self->shared && self->punched);
 
-	self->fd = memfd_create("private", MFD_INACCESSIBLE | variant->mfd_flags);
-	ASSERT_GE(self->fd, 0);
-	ASSERT_EQ(ftruncate(self->fd, variant->size), 0);
-
 	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu[0], 64,
 						   pm_guest_code);
+	if (variant->gmem) {
+		self->fd = vm_create_guest_memfd(self->vm, variant->size, 0);
+	} else {
+		self->fd = memfd_create("private",
+					MFD_INACCESSIBLE | variant->mfd_flags);
+		ASSERT_GE(self->fd, 0);
+		ASSERT_EQ(ftruncate(self->fd, variant->size), 0);
+	}
 	self->vcpu[1] = vm_vcpu_add(self->vm, 1, pm_guest_code);
 	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, npages,
 		   KVM_MEM_GUEST_MEMFD, self->fd, 0);
