@@ -30,7 +30,7 @@ command -v gnuplot >/dev/null || { echo "  BENCH   no gnuplot: no chart (apt-get
 awk -F, 'NR > 1 && !seen[$1]++ { printf "\"%s\" %s %s\n", $1, $3, $7 }' \
 	"$out/bench.csv" > "$out/populate.dat"
 gnuplot <<GP
-set terminal png size 1000,500
+set terminal png size 1000,500 noenhanced
 set output "$out/bench.png"
 set multiplot layout 1,2 title "populate, $(awk -F, 'NR == 2 { print $2 }' "$out/bench.csv") MiB guest (QEMU TCG: ratios, not absolute times)"
 set style data histograms

@@ -294,38 +294,35 @@ FIXTURE_VARIANT(bad) {
 };
 
 /* One variant per case: the table above, in order. */
-#define BAD_CASE(n)						\
-	FIXTURE_VARIANT_ADD(bad, case_##n) { .c = &cases[n] }
-BAD_CASE(0);
-BAD_CASE(1);
-BAD_CASE(2);
-BAD_CASE(3);
-BAD_CASE(4);
-BAD_CASE(5);
-BAD_CASE(6);
-BAD_CASE(7);
-BAD_CASE(8);
-BAD_CASE(9);
-BAD_CASE(10);
-BAD_CASE(11);
-BAD_CASE(12);
-BAD_CASE(13);
-BAD_CASE(14);
-BAD_CASE(15);
-BAD_CASE(16);
-BAD_CASE(17);
-BAD_CASE(18);
-BAD_CASE(19);
-BAD_CASE(20);
-BAD_CASE(21);
-BAD_CASE(22);
-BAD_CASE(23);
-BAD_CASE(24);
-BAD_CASE(25);
-BAD_CASE(26);
-BAD_CASE(27);
-_Static_assert(sizeof(cases) / sizeof(cases[0]) == 28,
-	       "one BAD_CASE() per entry of cases[]");
+FIXTURE_VARIANT_ADD(bad, case_0) { .c = &cases[0] };
+FIXTURE_VARIANT_ADD(bad, case_1) { .c = &cases[1] };
+FIXTURE_VARIANT_ADD(bad, case_2) { .c = &cases[2] };
+FIXTURE_VARIANT_ADD(bad, case_3) { .c = &cases[3] };
+FIXTURE_VARIANT_ADD(bad, case_4) { .c = &cases[4] };
+FIXTURE_VARIANT_ADD(bad, case_5) { .c = &cases[5] };
+FIXTURE_VARIANT_ADD(bad, case_6) { .c = &cases[6] };
+FIXTURE_VARIANT_ADD(bad, case_7) { .c = &cases[7] };
+FIXTURE_VARIANT_ADD(bad, case_8) { .c = &cases[8] };
+FIXTURE_VARIANT_ADD(bad, case_9) { .c = &cases[9] };
+FIXTURE_VARIANT_ADD(bad, case_10) { .c = &cases[10] };
+FIXTURE_VARIANT_ADD(bad, case_11) { .c = &cases[11] };
+FIXTURE_VARIANT_ADD(bad, case_12) { .c = &cases[12] };
+FIXTURE_VARIANT_ADD(bad, case_13) { .c = &cases[13] };
+FIXTURE_VARIANT_ADD(bad, case_14) { .c = &cases[14] };
+FIXTURE_VARIANT_ADD(bad, case_15) { .c = &cases[15] };
+FIXTURE_VARIANT_ADD(bad, case_16) { .c = &cases[16] };
+FIXTURE_VARIANT_ADD(bad, case_17) { .c = &cases[17] };
+FIXTURE_VARIANT_ADD(bad, case_18) { .c = &cases[18] };
+FIXTURE_VARIANT_ADD(bad, case_19) { .c = &cases[19] };
+FIXTURE_VARIANT_ADD(bad, case_20) { .c = &cases[20] };
+FIXTURE_VARIANT_ADD(bad, case_21) { .c = &cases[21] };
+FIXTURE_VARIANT_ADD(bad, case_22) { .c = &cases[22] };
+FIXTURE_VARIANT_ADD(bad, case_23) { .c = &cases[23] };
+FIXTURE_VARIANT_ADD(bad, case_24) { .c = &cases[24] };
+FIXTURE_VARIANT_ADD(bad, case_25) { .c = &cases[25] };
+FIXTURE_VARIANT_ADD(bad, case_26) { .c = &cases[26] };
+FIXTURE_VARIANT_ADD(bad, case_27) { .c = &cases[27] };
+kvm_static_assert(ARRAY_SIZE(cases) == 28);
 
 static const size_t pools[2] = { SZ_2M, SZ_1G };
 

@@ -100,16 +100,13 @@ static void destroy_vm(struct _test_data_iso *self)
 
 FIXTURE_SETUP(iso)
 {
+	const char *reason;
+
 	self->vm = NULL;
 	self->fd = -1;
-	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
-		SKIP(return, "KVM_X86_SW_PROTECTED_VM not supported");
-	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
-		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
-	if (variant->page > SZ_4K &&
-	    pm_hugetlb(variant->page, "free_hugepages") < variant->size / variant->page)
-		SKIP(return, "needs %zu free %zuM huge pages",
-		     variant->size / variant->page, variant->page >> 20);
+	reason = pm_unsupported(variant->page, variant->size);
+	if (reason)
+		SKIP(return, "%s", reason);
 }
 
 FIXTURE_TEARDOWN(iso)

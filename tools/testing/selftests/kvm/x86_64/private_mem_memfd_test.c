@@ -107,18 +107,13 @@ static bool is_hugetlb(const struct _fixture_variant_memfd *variant)
 
 FIXTURE_SETUP(memfd)
 {
+	const char *reason;
+
 	self->vm = NULL;
 	self->fd = -1;
-	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
-		SKIP(return, "KVM_X86_SW_PROTECTED_VM not supported");
-	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
-		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
-	if (is_hugetlb(variant) &&
-	    pm_hugetlb(variant->page, "free_hugepages") <
-	    variant->size / variant->page)
-		SKIP(return, "needs %zu free %zuM huge pages, the pool has %lu",
-		     variant->size / variant->page, variant->page >> 20,
-		     pm_hugetlb(variant->page, "free_hugepages"));
+	reason = pm_unsupported(variant->page, variant->size);
+	if (reason)
+		SKIP(return, "%s", reason);
 
 	if (is_hugetlb(variant)) {
 		self->free0 = pm_hugetlb(variant->page, "free_hugepages");

@@ -134,9 +134,10 @@ static void report_shutdown(struct kvm_vcpu *vcpu)
 	vcpu_regs_get(vcpu, &regs);
 	vcpu_sregs_get(vcpu, &sregs);
 	vcpu_events_get(vcpu, &events);
-	TEST_FAIL("vCPU %u shutdown: rip 0x%llx rsp 0x%llx rdx 0x%llx cr2 0x%llx cr3 0x%llx exception %u (injected %u, pending %u)",
-		  vcpu->id, regs.rip, regs.rsp, regs.rdx, sregs.cr2, sregs.cr3,
-		  events.exception.nr, events.exception.injected,
+	ksft_print_msg("vCPU %u: rip 0x%llx rsp 0x%llx cr2 0x%llx cr3 0x%llx\n",
+		       vcpu->id, regs.rip, regs.rsp, sregs.cr2, sregs.cr3);
+	TEST_FAIL("vCPU %u shut down, last exception %u (injected %u, pending %u)",
+		  vcpu->id, events.exception.nr, events.exception.injected,
 		  events.exception.pending);
 }
 
@@ -242,11 +243,13 @@ static void chaos(struct _test_data_stress *self,
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 
-	ksft_print_msg("round %d chaos: %lu+%lu vCPU passes, %lu+%lu memory-fault exits, %lu conversions, %lu punches, %lu fills\n",
+	ksft_print_msg("round %d: %lu+%lu vCPU passes, %lu+%lu memory-fault exits,",
 		       round, c.passes[0], c.passes[1], c.memory_faults[0],
-		       c.memory_faults[1], c.conversions, c.punches, c.fills);
+		       c.memory_faults[1]);
+	printf(" %lu conversions, %lu punches, %lu fills\n", c.conversions,
+	       c.punches, c.fills);
 	TEST_ASSERT(c.conversions && c.punches + c.fills && c.passes[0] &&
-		    c.passes[1], "a chaos thread did nothing");
+		    c.passes[1], "a vCPU, converter or puncher thread did nothing");
 }
 
 /* Run the guest's command on vCPU 0 (the other one sits at its sync). */
@@ -389,7 +392,7 @@ static void check(struct _test_data_stress *self,
 			    pm_hugetlb(variant->page, "resv_hugepages"),
 			    self->resv0);
 	}
-	ksft_print_msg("round %d check: %lu pages match the model%s\n", round,
+	ksft_print_msg("round %d: %lu pages match the model%s\n", round,
 		       npages, readd_slot ? " (memslot deleted and re-added)" : "");
 }
 
@@ -400,18 +403,14 @@ FIXTURE_SETUP(stress)
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
 	const char *seed = getenv("PM_SEED");
+	const char *reason;
 	uint64_t npages = variant->size / PAGE_SIZE;
 
 	self->vm = NULL;
 	self->fd = -1;
-	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
-		SKIP(return, "KVM_X86_SW_PROTECTED_VM not supported");
-	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
-		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
-	if (variant->page > SZ_4K &&
-	    pm_hugetlb(variant->page, "free_hugepages") < variant->size / variant->page)
-		SKIP(return, "needs %zu free %zuM huge pages",
-		     variant->size / variant->page, variant->page >> 20);
+	reason = pm_unsupported(variant->page, variant->size);
+	if (reason)
+		SKIP(return, "%s", reason);
 
 	self->seed = seed ? strtoul(seed, NULL, 0) : 1;
 	ksft_print_msg("PM_SEED=%u\n", self->seed);

@@ -171,6 +171,30 @@ static inline uint64_t pm_hugetlb(size_t page_size, const char *name)
 	return n;
 }
 
+/*
+ * Why a private memory test of @size bytes on pages of @page_size cannot run
+ * here, or NULL: no software-protected VMs, no inaccessible memfds in KVM,
+ * or too few free huge pages.
+ */
+static inline const char *pm_unsupported(size_t page_size, size_t size)
+{
+	static char reason[96];
+
+	if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM)))
+		return "KVM_X86_SW_PROTECTED_VM not supported";
+	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
+		return "KVM_CAP_INACCESSIBLE_MEMFD not supported";
+	if (page_size > PAGE_SIZE &&
+	    pm_hugetlb(page_size, "free_hugepages") < size / page_size) {
+		snprintf(reason, sizeof(reason),
+			 "needs %zu free %zuM huge pages, the pool has %lu",
+			 size / page_size, page_size >> 20,
+			 pm_hugetlb(page_size, "free_hugepages"));
+		return reason;
+	}
+	return NULL;
+}
+
 static inline uint64_t pm_vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
 {
 	struct kvm_stats_header header;
