@@ -124,6 +124,16 @@ struct vcpu_arg {
 	int i;
 };
 
+/* A guest page fault is a bug somewhere: say where it happened. */
+static void guest_pf_handler(struct ex_regs *regs)
+{
+	uint64_t cr2;
+
+	__asm__ __volatile__("mov %%cr2, %0" : "=r"(cr2));
+	GUEST_FAIL("#PF at rip 0x%lx, cr2 0x%lx, error code 0x%lx", regs->rip,
+		   cr2, regs->error_code);
+}
+
 /* The guest died: say where, for the record. */
 static void report_shutdown(struct kvm_vcpu *vcpu)
 {
@@ -431,6 +441,7 @@ FIXTURE_SETUP(stress)
 		ASSERT_EQ(ftruncate(self->fd, variant->size), 0);
 	}
 	self->vcpu[1] = vm_vcpu_add(self->vm, 1, pm_guest_code);
+	vm_install_exception_handler(self->vm, PF_VECTOR, guest_pf_handler);
 	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, npages,
 		   KVM_MEM_GUEST_MEMFD, self->fd, 0);
 	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
