@@ -107,13 +107,15 @@ static void kvm_memfile_invalidate(struct memfile_notifier *notifier,
 				   pgoff_t start, pgoff_t end)
 {
 	struct kvm_memfile *mf = to_kvm_memfile(notifier);
-	bool live = kvm_memfile_slot_live(mf);
 	struct kvm *kvm = mf->kvm;
 	struct kvm_gfn_range range;
+	bool live;
 
 	if (!kvm_memfile_gfn_range(mf, start, end, &range))
 		return;
 
+	/* Under kvm->srcu, so outside mmu_lock. */
+	live = kvm_memfile_slot_live(mf);
 	KVM_MMU_LOCK(kvm);
 	kvm_mmu_invalidate_begin(kvm);
 	kvm_mmu_invalidate_range_add(kvm, range.start, range.end);
