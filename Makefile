@@ -77,9 +77,11 @@ run: kernel $(B)/tests-demo.list
 	@$(H)/userspace.sh base $(B)/tests-demo.list
 	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
 
+# The stress test runs on Debian trixie's QEMU: see harness/qemu-newer.sh.
 stress: kernel $(B)/tests-stress.list
 	@$(H)/userspace.sh base $(B)/tests-stress.list
-	@VERBOSE=1 $(H)/qemu.sh base $(B)/logs/stress.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
+	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu VERBOSE=1 \
+		$(H)/qemu.sh base $(B)/logs/stress.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
 
 bench: kernel $(B)/tests-bench.list
 	@$(H)/userspace.sh base $(B)/tests-bench.list
