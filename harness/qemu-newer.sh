@@ -29,9 +29,10 @@ if [ -x "$wrapper" ]; then
 fi
 [ "$(id -u)" = 0 ] || { echo "qemu-newer.sh: needs root" >&2; exit 1; }
 
-# The mirror this machine already uses for Debian's main archive.
-mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^deb / { print $2; exit }' /etc/apt/sources.list)
+# The mirror this machine already uses for Debian's main archive (a URI
+# ending in /debian, in deb822 or one-line form).
+mirror=$({ cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
+	awk '/^(URIs:|deb )/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }')
 [ -n "$mirror" ] || { echo "qemu-newer.sh: no Debian mirror configured" >&2; exit 1; }
 
 rm -rf "$dir"
