@@ -22,7 +22,7 @@ QEMU_TIMEOUT ?= auto
 BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" QEMU_MEM=10G
 
 .PHONY: all deps tree patches series kernel kernel-debug test test-debug run \
-	bench stress checkpatch clean distclean help
+	bench stress stress-debug checkpatch clean distclean help
 
 all: kernel
 
@@ -30,6 +30,7 @@ help:
 	@echo "make run          boot the patched kernel and run the demo VM"
 	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
 	@echo "make stress       the private memory stress test (harness/stress.list)"
+	@echo "make stress-debug the same on the debug kernel"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make tree         assemble build/linux from the base + .patch files + new files"
@@ -82,6 +83,11 @@ stress: kernel $(B)/tests-stress.list
 	@$(H)/userspace.sh base $(B)/tests-stress.list
 	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu VERBOSE=1 \
 		$(H)/qemu.sh base $(B)/logs/stress.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
+
+stress-debug: kernel-debug $(B)/tests-stress.list
+	@$(H)/userspace.sh debug $(B)/tests-stress.list
+	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu VERBOSE=1 \
+		$(H)/qemu.sh debug $(B)/logs/stress-debug.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
 
 bench: kernel $(B)/tests-bench.list
 	@$(H)/userspace.sh base $(B)/tests-bench.list
