@@ -425,6 +425,7 @@ FIXTURE_SETUP(stress)
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
 	const char *seed = getenv("PM_SEED");
+	const char *vcpus = getenv("PM_STRESS_VCPUS");
 	const char *reason;
 	uint64_t npages = variant->size / PAGE_SIZE;
 
@@ -435,8 +436,7 @@ FIXTURE_SETUP(stress)
 		SKIP(return, "%s", reason);
 
 	self->seed = seed ? strtoul(seed, NULL, 0) : 1;
-	self->nr_vcpus = getenv("PM_STRESS_VCPUS") &&
-			 atoi(getenv("PM_STRESS_VCPUS")) == 1 ? 1 : 2;
+	self->nr_vcpus = vcpus && atoi(vcpus) == 1 ? 1 : 2;
 	self->convert = !getenv("PM_STRESS_NO_CONVERT");
 	self->punch = !getenv("PM_STRESS_NO_PUNCH");
 	ksft_print_msg("PM_SEED=%u, %d vCPUs%s%s\n", self->seed, self->nr_vcpus,
