@@ -27,13 +27,21 @@
  * To narrow a failure down, the environment can leave out parts of the
  * chaos: PM_STRESS_VCPUS=1 runs one vCPU, PM_STRESS_NO_CONVERT=1 and
  * PM_STRESS_NO_PUNCH=1 leave out the converter and the puncher.
+ *
+ * A vCPU that has not ended its pass STUCK_S seconds after the stop fails
+ * the test with what can be seen from outside: each thread's kernel stack,
+ * the vCPUs' fault and exit counters, then, kicked out of KVM_RUN by a
+ * signal, each vCPU's registers and pending exception.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/falloc.h>
@@ -51,6 +59,15 @@
 #define ROUNDS		4
 #define CHAOS_MS	1500
 #define NR_CHECK_RANGES	6
+/* A pass takes well under a second: a vCPU this late is stuck. */
+#define STUCK_S		60
+
+/* A vCPU's binary stats, readable while the vCPU runs. */
+struct vcpu_stats {
+	int fd;
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *desc;
+};
 
 FIXTURE(stress) {
 	int fd;
@@ -63,6 +80,7 @@ FIXTURE(stress) {
 	uint64_t resv0;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu[2];
+	struct vcpu_stats stats[2];
 	/* Per 4K page: what the check phase expects. */
 	uint8_t *shared;
 	uint8_t *punched;
@@ -107,12 +125,15 @@ struct chaos {
 	uint64_t size;
 	uint32_t seed;
 	bool stop;
+	/* Set by the watchdog before it kicks the vCPUs out of KVM_RUN. */
+	bool stuck;
 	uint64_t passes[2];
 	uint64_t memory_faults[2];
 	uint64_t conversions;
 	uint64_t punches;
 	uint64_t fills;
 	struct kvm_vcpu *vcpus[2];
+	pid_t tids[2];
 };
 
 /* A random 4K-aligned range of at most @max bytes inside [0, @size). */
@@ -142,21 +163,42 @@ static void guest_pf_handler(struct ex_regs *regs)
 		   cr2, regs->error_code);
 }
 
-/* The guest died: say where, for the record. */
-static void report_shutdown(struct kvm_vcpu *vcpu)
+/* Where a vCPU is, and the exception it was taking, for the record. */
+static void report_vcpu(struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_events events;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
+	uint8_t *insn;
 
 	vcpu_regs_get(vcpu, &regs);
 	vcpu_sregs_get(vcpu, &sregs);
 	vcpu_events_get(vcpu, &events);
-	ksft_print_msg("vCPU %u: rip 0x%llx rsp 0x%llx cr2 0x%llx cr3 0x%llx\n",
-		       vcpu->id, regs.rip, regs.rsp, sregs.cr2, sregs.cr3);
-	TEST_FAIL("vCPU %u shut down, last exception %u (injected %u, pending %u)",
-		  vcpu->id, events.exception.nr, events.exception.injected,
-		  events.exception.pending);
+	ksft_print_msg("vCPU %u: rip %#llx rsp %#llx rflags %#llx cr2 %#llx cr3 %#llx\n",
+		       vcpu->id, regs.rip, regs.rsp, regs.rflags, sregs.cr2,
+		       sregs.cr3);
+	ksft_print_msg("vCPU %u: rax %#llx rbx %#llx rcx %#llx rdx %#llx rsi %#llx rdi %#llx\n",
+		       vcpu->id, regs.rax, regs.rbx, regs.rcx, regs.rdx,
+		       regs.rsi, regs.rdi);
+	ksft_print_msg("vCPU %u: exception %u injected %u pending %u error code 0x%x (valid %u)\n",
+		       vcpu->id, events.exception.nr, events.exception.injected,
+		       events.exception.pending, events.exception.error_code,
+		       events.exception.has_error_code);
+	/* After a shutdown KVM has reset the vCPU: no code to show. */
+	if (!(sregs.cr0 & X86_CR0_PG))
+		return;
+	insn = addr_gva2hva(vcpu->vm, regs.rip);
+	ksft_print_msg("vCPU %u: code at rip %02x %02x %02x %02x %02x %02x %02x %02x\n",
+		       vcpu->id, insn[0], insn[1], insn[2], insn[3], insn[4],
+		       insn[5], insn[6], insn[7]);
+}
+
+/*
+ * The watchdog's signal: it only has to make KVM_RUN return -EINTR, so
+ * that the vCPU's thread can say where the vCPU is.
+ */
+static void kick_handler(int sig)
+{
 }
 
 /*
@@ -171,8 +213,13 @@ static void *vcpu_thread(void *data)
 	struct kvm_vcpu *vcpu = c->vcpus[a->i];
 	struct ucall uc;
 
+	c->tids[a->i] = gettid();
 	for (;;) {
 		if (__vcpu_run(vcpu)) {
+			if (errno == EINTR && READ_ONCE(c->stuck)) {
+				report_vcpu(vcpu);
+				return NULL;
+			}
 			TEST_ASSERT(errno == EFAULT &&
 				    vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT,
 				    "KVM_RUN: %s, exit reason %u", strerror(errno),
@@ -180,8 +227,10 @@ static void *vcpu_thread(void *data)
 			c->memory_faults[a->i]++;
 			continue;
 		}
-		if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
-			report_shutdown(vcpu);
+		if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN) {
+			report_vcpu(vcpu);
+			TEST_FAIL("vCPU %u shut down", vcpu->id);
+		}
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 		if (get_ucall(vcpu, &uc) == UCALL_ABORT)
 			REPORT_GUEST_ASSERT(uc);
@@ -231,6 +280,84 @@ static void *puncher_thread(void *data)
 	return NULL;
 }
 
+static void vcpu_stats_open(struct vcpu_stats *s, struct kvm_vcpu *vcpu)
+{
+	s->fd = vcpu_get_stats_fd(vcpu);
+	read_stats_header(s->fd, &s->header);
+	s->desc = read_stats_descriptors(s->fd, &s->header);
+}
+
+static uint64_t vcpu_stat(struct vcpu_stats *s, const char *name)
+{
+	size_t size = get_stats_descriptor_size(&s->header);
+	struct kvm_stats_desc *desc;
+	uint64_t data = 0;
+	int i;
+
+	for (i = 0; i < s->header.num_desc; i++) {
+		desc = (void *)s->desc + i * size;
+		if (!strcmp(desc->name, name)) {
+			read_stat_data(s->fd, &s->header, desc, &data, 1);
+			break;
+		}
+	}
+	return data;
+}
+
+/* Print /proc/self/task/@tid/@what, each line prefixed with @tid. */
+static void print_task_file(const char *tid, const char *what)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, what);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		ksft_print_msg("  %s %s: %s%s", tid, what, line,
+			       strchr(line, '\n') ? "" : "\n");
+	fclose(f);
+}
+
+/*
+ * A vCPU did not end its pass in time.  Say, twice a second apart, what
+ * every thread of the test does in the kernel and how the vCPUs' fault and
+ * exit counters move: whether KVM keeps retrying a fault, the guest spins
+ * or a thread sleeps on something.
+ */
+static void report_stuck(struct _test_data_stress *self, struct chaos *c)
+{
+	static const char * const names[] = {
+		"exits", "pf_taken", "pf_fixed", "pf_spurious", "pf_emulate",
+		"pf_guest",
+	};
+	struct dirent *de;
+	int sample, i, j;
+	DIR *dir;
+
+	for (sample = 0; sample < 2; sample++) {
+		if (sample)
+			sleep(1);
+		for (i = 0; i < self->nr_vcpus; i++) {
+			ksft_print_msg("vCPU %d (thread %d):", i, c->tids[i]);
+			for (j = 0; j < ARRAY_SIZE(names); j++)
+				printf(" %s %lu", names[j],
+				       vcpu_stat(&self->stats[i], names[j]));
+			printf("\n");
+		}
+		dir = opendir("/proc/self/task");
+		while (dir && (de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			print_task_file(de->d_name, "wchan");
+			print_task_file(de->d_name, "stack");
+		}
+		if (dir)
+			closedir(dir);
+	}
+}
+
 /* Two vCPUs, a converter and a puncher, for CHAOS_MS. */
 static void chaos(struct _test_data_stress *self,
 		  const struct _fixture_variant_stress *variant, int round)
@@ -243,14 +370,17 @@ static void chaos(struct _test_data_stress *self,
 		.vcpus = { self->vcpu[0], self->vcpu[1] },
 	};
 	struct vcpu_arg a[2] = { { &c, 0 }, { &c, 1 } };
+	struct sigaction sa = { .sa_handler = kick_handler };
+	struct timespec deadline;
 	pthread_t t[4];
-	int i, n = 0;
+	int i, j, n = 0;
 
 	pm_cmd.op = PM_WRITE;
 	pm_cmd.gpa = DATA_GPA;
 	pm_cmd.size = variant->size;
 	pm_cmd.pattern = 0xc0 + round;
 	sync_global_to_guest(self->vm, pm_cmd);
+	sigaction(SIGUSR1, &sa, NULL);
 
 	for (i = 0; i < self->nr_vcpus; i++)
 		pthread_create(&t[n++], NULL, vcpu_thread, &a[i]);
@@ -260,8 +390,27 @@ static void chaos(struct _test_data_stress *self,
 		pthread_create(&t[n++], NULL, puncher_thread, &c);
 	usleep(CHAOS_MS * 1000);
 	WRITE_ONCE(c.stop, true);
-	for (i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STUCK_S;
+	for (i = 0; i < n; i++) {
+		if (!pthread_timedjoin_np(t[i], NULL, &deadline))
+			continue;
+		report_stuck(self, &c);
+		/*
+		 * Kick the vCPUs not joined yet (t[0] to t[nr_vcpus - 1],
+		 * joined in order) out of KVM_RUN: each prints its state.
+		 */
+		WRITE_ONCE(c.stuck, true);
+		for (j = i; j < self->nr_vcpus; j++) {
+			/* In case it is between two KVM_RUNs. */
+			WRITE_ONCE(self->vcpu[j]->run->immediate_exit, 1);
+			pthread_kill(t[j], SIGUSR1);
+		}
+		for (j = i; j < self->nr_vcpus; j++)
+			pthread_join(t[j], NULL);
+		TEST_FAIL("round %d: thread %d still ran %d s after the stop",
+			  round, i, STUCK_S);
+	}
 
 	ksft_print_msg("round %d: %lu+%lu vCPU passes, %lu+%lu memory-fault exits,",
 		       round, c.passes[0], c.passes[1], c.memory_faults[0],
@@ -431,6 +580,7 @@ FIXTURE_SETUP(stress)
 
 	self->vm = NULL;
 	self->fd = -1;
+	memset(self->stats, 0, sizeof(self->stats));
 	reason = pm_unsupported(variant->page, variant->size);
 	if (reason)
 		SKIP(return, "%s", reason);
@@ -459,6 +609,8 @@ FIXTURE_SETUP(stress)
 		ASSERT_EQ(ftruncate(self->fd, variant->size), 0);
 	}
 	self->vcpu[1] = vm_vcpu_add(self->vm, 1, pm_guest_code);
+	vcpu_stats_open(&self->stats[0], self->vcpu[0]);
+	vcpu_stats_open(&self->stats[1], self->vcpu[1]);
 	vm_install_exception_handler(self->vm, PF_VECTOR, guest_pf_handler);
 	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT, npages,
 		   KVM_MEM_GUEST_MEMFD, self->fd, 0);
@@ -471,6 +623,15 @@ FIXTURE_SETUP(stress)
 
 FIXTURE_TEARDOWN(stress)
 {
+	int i;
+
+	/* A stats fd holds the VM: close them first. */
+	for (i = 0; i < 2; i++) {
+		if (!self->stats[i].desc)
+			continue;
+		close(self->stats[i].fd);
+		free(self->stats[i].desc);
+	}
 	if (self->vm)
 		kvm_vm_free(self->vm);
 	if (self->fd < 0)
