@@ -7,7 +7,9 @@
 #
 #   qemu.sh VARIANT LOG TIMEOUT_S|auto LIST
 #
-# QEMU_BIN in the environment picks another QEMU (harness/qemu-newer.sh).
+# QEMU_BIN in the environment picks another QEMU (harness/qemu-newer.sh),
+# QEMU_ACCEL another -accel argument (default tcg: one host thread per vCPU;
+# make stress uses tcg,thread=single, see README's Reliability).
 #
 # Exit status: 0 when every test passed (or skipped) and the kernel said
 # nothing alarming; 1 otherwise.  The last line is "N passed, N failed, N skipped".
@@ -36,9 +38,9 @@ append="console=ttyS0 panic=-1 loglevel=5 clocksource=tsc tsc=reliable $HUGEPAGE
 
 mkdir -p "$(dirname "$log")"
 for try in 1 2 3; do
-	echo "  QEMU    booting $variant kernel (try $try, limit ${limit}s), serial log: ${log#"$top"/}"
+	echo "  QEMU    booting $variant kernel (${QEMU_ACCEL:+-accel $QEMU_ACCEL, }try $try, limit ${limit}s), serial log: ${log#"$top"/}"
 	start=$(date +%s)
-	timeout -s KILL "$limit" "${QEMU_BIN:-qemu-system-x86_64}" -accel tcg -cpu max -smp 2 -m "$QEMU_MEM" \
+	timeout -s KILL "$limit" "${QEMU_BIN:-qemu-system-x86_64}" -accel "${QEMU_ACCEL:-tcg}" -cpu max -smp 2 -m "$QEMU_MEM" \
 		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
 		-append "$append" </dev/null 2>&1 | sed -u 's/\r//g' | tee "$log" |
 		grep --line-buffered -E "^(ok|not ok|HARNESS:|1\.\.${VERBOSE:+|# })" |
