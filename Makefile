@@ -16,6 +16,10 @@ EXTRA ?=
 # Limit of one QEMU run: by default the sum of the listed tests' timeouts
 # plus five minutes for boot, so that a hung guest fails in bounded time.
 QEMU_TIMEOUT ?= auto
+# QEMU's -accel for the test lists and the stress test: one TCG thread runs
+# both vCPUs (multi-threaded TCG loses nested guests now and then, see
+# README's Reliability).  ACCEL=tcg runs one thread per vCPU.
+ACCEL ?= tcg,thread=single
 
 # make run and make bench: 2 GiB guests on 1G pages (one more for the shared
 # side of a conversion) and on 2M pages, and 4K rows beside them.
@@ -68,28 +72,25 @@ $(B)/tests-%.list: FORCE
 
 test: kernel $(B)/tests-tests.list
 	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
-	@$(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
+	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
 
 test-debug: kernel-debug $(B)/tests-tests.list
 	@$(H)/userspace.sh debug $(B)/tests-tests.list $(EXTRA)
-	@$(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
+	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
 
 run: kernel $(B)/tests-demo.list
 	@$(H)/userspace.sh base $(B)/tests-demo.list
 	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
 
-# The stress test runs on Debian trixie's QEMU (see harness/qemu-newer.sh),
-# with one TCG thread for both vCPUs (see README's Reliability).
-STRESS_ACCEL ?= tcg,thread=single
-
+# The stress test runs on Debian trixie's QEMU (see harness/qemu-newer.sh).
 stress: kernel $(B)/tests-stress.list
 	@$(H)/userspace.sh base $(B)/tests-stress.list
-	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(STRESS_ACCEL) VERBOSE=1 \
+	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) VERBOSE=1 \
 		$(H)/qemu.sh base $(B)/logs/stress.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
 
 stress-debug: kernel-debug $(B)/tests-stress.list
 	@$(H)/userspace.sh debug $(B)/tests-stress.list
-	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(STRESS_ACCEL) VERBOSE=1 \
+	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) VERBOSE=1 \
 		$(H)/qemu.sh debug $(B)/logs/stress-debug.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
 
 bench: kernel $(B)/tests-bench.list

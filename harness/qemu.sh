@@ -9,7 +9,7 @@
 #
 # QEMU_BIN in the environment picks another QEMU (harness/qemu-newer.sh),
 # QEMU_ACCEL another -accel argument (default tcg: one host thread per vCPU;
-# make stress uses tcg,thread=single, see README's Reliability).
+# make test and make stress pass tcg,thread=single, see README's Reliability).
 #
 # Exit status: 0 when every test passed (or skipped) and the kernel said
 # nothing alarming; 1 otherwise.  The last line is "N passed, N failed, N skipped".
