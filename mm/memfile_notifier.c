@@ -189,6 +189,38 @@ void memfile_notifier_invalidate_end(struct memfile_node *node,
 }
 
 /**
+ * memfile_notifier_invalidate_range - tell consumers to unmap pages that stay
+ * @node: the file's node
+ * @start: first page offset (PAGE_SIZE units)
+ * @end: first page offset past the range
+ *
+ * For pages that must not be mapped any more but stay in the file, such as
+ * a page hit by memory failure: every consumer gets @invalidate and then
+ * @invalidate_end for the range before the next consumer is called.  Each
+ * consumer sees a balanced pair whatever registers or unregisters in the
+ * meantime, so the store need not hold i_rwsem: it may be called with the
+ * folio locked.  May sleep.
+ */
+void memfile_notifier_invalidate_range(struct memfile_node *node,
+				       pgoff_t start, pgoff_t end)
+{
+	struct memfile_notifier *notifier;
+	int idx;
+
+	if (list_empty_careful(&node->notifiers))
+		return;
+
+	idx = srcu_read_lock(&memfile_srcu);
+	list_for_each_entry_srcu(notifier, &node->notifiers, list,
+				 srcu_read_lock_held(&memfile_srcu)) {
+		notifier->ops->invalidate(notifier, start, end);
+		if (notifier->ops->invalidate_end)
+			notifier->ops->invalidate_end(notifier, start, end);
+	}
+	srcu_read_unlock(&memfile_srcu, idx);
+}
+
+/**
  * memfile_register_notifier - start consuming the pages of a file
  * @file: the file
  * @flags: MEMFILE_F_* properties the consumer requires of the file

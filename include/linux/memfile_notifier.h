@@ -110,6 +110,8 @@ void memfile_notifier_invalidate(struct memfile_node *node,
 				 pgoff_t start, pgoff_t end);
 void memfile_notifier_invalidate_end(struct memfile_node *node,
 				     pgoff_t start, pgoff_t end);
+void memfile_notifier_invalidate_range(struct memfile_node *node,
+				       pgoff_t start, pgoff_t end);
 
 int memfile_register_notifier(struct file *file, unsigned long flags,
 			      struct memfile_notifier *notifier);
@@ -173,6 +175,11 @@ static inline void memfile_notifier_invalidate(struct memfile_node *node,
 
 static inline void memfile_notifier_invalidate_end(struct memfile_node *node,
 						   pgoff_t start, pgoff_t end)
+{
+}
+
+static inline void memfile_notifier_invalidate_range(struct memfile_node *node,
+						     pgoff_t start, pgoff_t end)
 {
 }
 #endif /* CONFIG_MEMFILE_NOTIFIER */
