@@ -1,12 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install the Debian packages the build and the QEMU runs need, if missing.
+# Install the Debian packages the build and the QEMU runs need, if missing:
+# everything beyond a minimal Debian 12 (e.g. rsync for headers_install,
+# libc6-dev for the static selftests).
 set -euo pipefail
 
 . "$(cd "$(dirname "$0")/.." && pwd)/BASE"
-pkgs="$PACKAGE qemu-system-x86 busybox-static gcc make flex bison bc libelf-dev
+pkgs="$PACKAGE qemu-system-x86 busybox-static gcc libc6-dev make flex bison bc libelf-dev
 	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip
+	rsync
 	gnuplot-nox"
 missing=
 for p in $pkgs; do
