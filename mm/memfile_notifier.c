@@ -7,6 +7,9 @@
  * Locking and lifetime:
  * - Backing stores register once at boot; the list is never changed after.
  * - memfile_lock serialises notifier registration and node flag changes.
+ *   Registration and unregistration also hold the file's i_rwsem, which the
+ *   stores hold across an invalidate and its invalidate_end: a notifier
+ *   gets both calls of a pair or neither.
  *   Notifier lists are walked under memfile_srcu, so invalidations never
  *   take memfile_lock and callbacks may sleep.
  * - A registered notifier holds a reference to its file, so a file with
@@ -54,11 +57,12 @@ memfile_lookup(struct file *file, struct memfile_node **node)
 	return NULL;
 }
 
-/* Called with memfile_lock held. */
 static void memfile_node_apply(struct file *file, struct memfile_node *node,
 			       unsigned long flags)
 {
 	struct address_space *mapping = file->f_mapping;
+
+	lockdep_assert_held(&memfile_lock);
 
 	/*
 	 * AS_UNMOVABLE makes migration (compaction, offlining, soft offline,
@@ -224,7 +228,8 @@ void memfile_notifier_invalidate_range(struct memfile_node *node,
  * memfile_register_notifier - start consuming the pages of a file
  * @file: the file
  * @flags: MEMFILE_F_* properties the consumer requires of the file
- * @notifier: the consumer's notifier, with @notifier->ops set
+ * @notifier: the consumer's notifier, with @notifier->ops and
+ *	@notifier->owner set
  *
  * %MEMFILE_F_USER_INACCESSIBLE must have been set when the file was made
  * (memfd_create(MFD_INACCESSIBLE)); %MEMFILE_F_UNMOVABLE and
@@ -234,9 +239,15 @@ void memfile_notifier_invalidate_range(struct memfile_node *node,
  * @file, so the notifier never sees an invalidate_end without its
  * invalidate.  May sleep.
  *
+ * With %MEMFILE_F_USER_INACCESSIBLE, a nonzero @notifier->owner claims the
+ * file if it has no owner yet; a file owned by another owner is refused, so
+ * that no other consumer instance (another VM) ever reaches its pages, not
+ * even after the owner has unregistered.
+ *
  * Return: 0; -EINVAL if @file is not a file of any backing store, or @flags
  * has unknown bits; -EOPNOTSUPP if the store cannot guarantee @flags;
- * -EPERM if %MEMFILE_F_USER_INACCESSIBLE is required of an accessible file.
+ * -EPERM if %MEMFILE_F_USER_INACCESSIBLE is required of an accessible file;
+ * -EBUSY if the file belongs to another owner.
  */
 int memfile_register_notifier(struct file *file, unsigned long flags,
 			      struct memfile_notifier *notifier)
@@ -249,6 +260,8 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 	    (flags & ~MEMFILE_F_ALLOWED_MASK))
 		return -EINVAL;
 
+	/* Not between an invalidate and its invalidate_end: see above. */
+	inode_lock(file_inode(file));
 	mutex_lock(&memfile_lock);
 	bs = memfile_lookup(file, &node);
 	if (!bs) {
@@ -259,10 +272,18 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	if ((flags & MEMFILE_F_USER_INACCESSIBLE) &&
-	    !(node->flags & MEMFILE_F_USER_INACCESSIBLE)) {
-		ret = -EPERM;
-		goto out;
+	if (flags & MEMFILE_F_USER_INACCESSIBLE) {
+		if (!(node->flags & MEMFILE_F_USER_INACCESSIBLE)) {
+			ret = -EPERM;
+			goto out;
+		}
+		if (notifier->owner && node->owner &&
+		    node->owner != notifier->owner) {
+			ret = -EBUSY;
+			goto out;
+		}
+		if (notifier->owner)
+			node->owner = notifier->owner;
 	}
 	memfile_node_apply(file, node, flags);
 
@@ -271,6 +292,7 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 	list_add_rcu(&notifier->list, &node->notifiers);
 out:
 	mutex_unlock(&memfile_lock);
+	inode_unlock(file_inode(file));
 	return ret;
 }
 EXPORT_SYMBOL_GPL(memfile_register_notifier);

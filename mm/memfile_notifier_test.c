@@ -12,8 +12,11 @@
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/hugetlb.h>
 #include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/memfd.h>
 #include <linux/memfile_notifier.h>
 #include <linux/mm.h>
@@ -325,11 +328,121 @@ static void mf_test_truncate(struct kunit *test)
 	memfile_unregister_notifier(&c.notifier);
 }
 
+/*
+ * A consumer whose invalidate is slow: it says when it has started, then
+ * sleeps, holding the punch between invalidate and invalidate_end.
+ */
+struct mf_slow_consumer {
+	struct mf_consumer c;
+	struct completion started;
+};
+
+static void mf_slow_invalidate(struct memfile_notifier *notifier,
+			       pgoff_t start, pgoff_t end)
+{
+	struct mf_slow_consumer *s = container_of(notifier,
+						  struct mf_slow_consumer,
+						  c.notifier);
+
+	mf_invalidate(notifier, start, end);
+	complete(&s->started);
+	msleep(300);
+}
+
+static const struct memfile_notifier_ops mf_slow_ops = {
+	.invalidate = mf_slow_invalidate,
+	.invalidate_end = mf_invalidate_end,
+};
+
+struct mf_punch_work {
+	struct mf_ctx *ctx;
+	pgoff_t start, len;
+	int ret;
+	struct completion done;
+};
+
+static int mf_punch_thread(void *data)
+{
+	struct mf_punch_work *w = data;
+
+	w->ret = mf_punch(w->ctx, w->start, w->len);
+	complete(&w->done);
+	return 0;
+}
+
+/*
+ * A consumer that registers while a punch is between invalidate and
+ * invalidate_end (another consumer's invalidate holds it there) gets both
+ * calls or neither, never an invalidate_end alone.
+ */
+static void mf_test_register_during_invalidate(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_slow_consumer slow = { .c.notifier.ops = &mf_slow_ops };
+	struct mf_consumer late = { .notifier.ops = &mf_ops };
+	struct mf_punch_work w = { .ctx = ctx, .start = 0, .len = ctx->nr };
+	struct task_struct *t;
+
+	init_completion(&slow.started);
+	init_completion(&w.done);
+	mf_setup(test, &slow.c, 2);
+
+	t = kthread_run(mf_punch_thread, &w, "mf_punch");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&slow.started);
+	/* The punch sleeps in the slow consumer's invalidate now. */
+	KUNIT_EXPECT_EQ(test, mf_register(&late, ctx->file,
+					  MEMFILE_F_ALLOWED_MASK), 0);
+	wait_for_completion(&w.done);
+	KUNIT_EXPECT_EQ(test, w.ret, 0);
+
+	KUNIT_EXPECT_EQ(test, slow.c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, slow.c.nend, 1);
+	KUNIT_EXPECT_FALSE(test, late.unpaired);
+	KUNIT_EXPECT_EQ(test, late.nend, late.ninvalidate);
+
+	memfile_unregister_notifier(&late.notifier);
+	memfile_unregister_notifier(&slow.c.notifier);
+}
+
+/*
+ * The first owner to register on an inaccessible file owns it for good:
+ * another owner is refused, also once the first has unregistered.
+ */
+static void mf_test_owner(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer a = { .notifier.ops = &mf_ops, .notifier.owner = 1 };
+	struct mf_consumer b = { .notifier.ops = &mf_ops, .notifier.owner = 2 };
+	struct mf_consumer anon = { .notifier.ops = &mf_ops };
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, ctx->nr), 0);
+	KUNIT_ASSERT_EQ(test, mf_register(&a, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
+	KUNIT_EXPECT_EQ(test, mf_register(&b, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			-EBUSY);
+	memfile_unregister_notifier(&a.notifier);
+	KUNIT_EXPECT_EQ(test, mf_register(&b, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->file), 1);
+
+	/* The owner itself comes back; a consumer with no owner claims none. */
+	KUNIT_EXPECT_EQ(test, mf_register(&a, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
+	KUNIT_EXPECT_EQ(test, mf_register(&anon, ctx->file,
+					  MEMFILE_F_ALLOWED_MASK), 0);
+	memfile_unregister_notifier(&anon.notifier);
+	memfile_unregister_notifier(&a.notifier);
+}
+
 static struct kunit_case mf_cases[] = {
 	KUNIT_CASE_PARAM(mf_test_flags, mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_get_pfn, mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_punch, mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_truncate, mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_register_during_invalidate,
+			 mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_owner, mf_store_gen_params),
 	{}
 };
 

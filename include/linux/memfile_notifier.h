@@ -47,12 +47,16 @@ struct memfile_notifier_ops {
 /**
  * struct memfile_node - per-file state of a backing store, embedded in the
  *	store's inode
- * @notifiers: the registered &struct memfile_notifier, walked under SRCU
+ * @notifiers: the registered &struct memfile_notifier, walked under SRCU;
+ *	changed under the inode's i_rwsem and memfile_lock
  * @flags: MEMFILE_F_* properties the store guarantees for this file
+ * @owner: the &memfile_notifier.owner that first registered on this
+ *	%MEMFILE_F_USER_INACCESSIBLE file, 0 if none yet; never changes again
  */
 struct memfile_node {
 	struct list_head notifiers;
 	unsigned long flags;
+	u64 owner;
 };
 
 /**
@@ -85,12 +89,17 @@ struct memfile_backing_store {
  * struct memfile_notifier - a consumer's registration on one file
  * @list: entry in &memfile_node.notifiers
  * @ops: the consumer's callbacks, set by the consumer before registering
+ * @owner: the consumer instance (e.g. one VM), set before registering: an
+ *	identifier that is never used for another instance, or 0.  The first
+ *	nonzero owner to register on an inaccessible file owns it for the
+ *	file's lifetime; registrations of other nonzero owners fail.
  * @file: the file, pinned while registered
  * @bs: the file's backing store
  */
 struct memfile_notifier {
 	struct list_head list;
 	const struct memfile_notifier_ops *ops;
+	u64 owner;
 	struct file *file;
 	struct memfile_backing_store *bs;
 };
@@ -102,6 +111,7 @@ static inline void memfile_node_init(struct memfile_node *node)
 {
 	INIT_LIST_HEAD(&node->notifiers);
 	node->flags = 0;
+	node->owner = 0;
 }
 
 int memfile_node_set_flags(struct file *file, unsigned long flags);
