@@ -8,19 +8,27 @@
  * so private faults can be mapped at 2M and 1G, and the store tells KVM when
  * pages leave the file (punch hole, truncate).
  *
+ * Ownership: like a guest_memfd, a file belongs to one VM, the first that
+ * binds it (memfile_notifier's owner, an id never reused): another VM gets
+ * EINVAL, even once the first is gone, so that no VM reads what another left
+ * in the file.  Within its VM, the ranges of a file bound by memslots do not
+ * overlap; they are found by walking the VM's own memslots.
+ *
  * Lifetime: a binding belongs to its memslot.  It holds a reference to the
  * file (through its registered notifier) but none to the VM: the memfd does
  * not pin the VM, unlike a guest_memfd.  So the binding is detached from the
  * file when the VM's last reference goes (kvm_memfile_release_vm()), before
  * the MMU is torn down, and freed with the memslot (kvm_memfile_unbind()).
  *
- * Locking: kvm->slots_lock (bind, unbind) > kvm_memfile_lock > the file's
- * i_rwsem (held by the store across invalidate and invalidate_end, and by
- * memfile_register/unregister_notifier()) > kvm->mmu_lock.  The fault path
- * calls get_pfn under kvm->srcu only, without mmu_lock.
+ * Locking: kvm->slots_lock (bind, unbind) > the file's i_rwsem (held by the
+ * store across invalidate and invalidate_end, and by
+ * memfile_register/unregister_notifier()) > kvm->srcu > kvm->mmu_lock.  The
+ * fault path calls get_pfn under kvm->srcu only, without mmu_lock.
  */
+#include <linux/delay.h>
 #include <linux/kvm_host.h>
 #include <linux/memfile_notifier.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 
 #include "kvm_mm.h"
@@ -33,7 +41,6 @@
  * @slot: the memslot
  * @start: first page of the file the memslot uses, in PAGE_SIZE units
  * @end: one past the last page
- * @entry: in kvm_memfile_bindings while attached
  */
 struct kvm_memfile {
 	struct memfile_notifier notifier;
@@ -41,12 +48,33 @@ struct kvm_memfile {
 	struct kvm_memory_slot *slot;
 	pgoff_t start;
 	pgoff_t end;
-	struct list_head entry;
 };
 
-/* Attached bindings of all VMs: a file range backs at most one memslot. */
-static LIST_HEAD(kvm_memfile_bindings);
-static DEFINE_MUTEX(kvm_memfile_lock);
+/* The owner ids of VMs that bound an inaccessible memfd: never reused. */
+static atomic64_t kvm_memfile_owner_seq = ATOMIC64_INIT(0);
+
+#ifdef CONFIG_DEBUG_KERNEL
+/*
+ * Test hook: milliseconds to sleep in the windows that races between
+ * binding and invalidation go through (after a bind registered on the file,
+ * before its memslot is installed; in an invalidation, before it takes
+ * effect), so that tests can make those races happen on purpose.
+ */
+static unsigned int memfile_race_delay_ms;
+module_param(memfile_race_delay_ms, uint, 0644);
+
+static void kvm_memfile_race_delay(void)
+{
+	unsigned int ms = READ_ONCE(memfile_race_delay_ms);
+
+	if (ms)
+		msleep(ms);
+}
+#else
+static inline void kvm_memfile_race_delay(void)
+{
+}
+#endif
 
 static struct kvm_memfile *to_kvm_memfile(struct memfile_notifier *notifier)
 {
@@ -85,13 +113,8 @@ static bool kvm_memfile_slot_live(struct kvm_memfile *mf)
 {
 	struct kvm_memory_slot *slot = mf->slot;
 	struct kvm *kvm = mf->kvm;
-	bool live;
-	int idx;
 
-	idx = srcu_read_lock(&kvm->srcu);
-	live = id_to_memslot(__kvm_memslots(kvm, slot->as_id), slot->id) == slot;
-	srcu_read_unlock(&kvm->srcu, idx);
-	return live;
+	return id_to_memslot(__kvm_memslots(kvm, slot->as_id), slot->id) == slot;
 }
 
 /*
@@ -99,9 +122,12 @@ static bool kvm_memfile_slot_live(struct kvm_memfile *mf)
  * like an mmu_notifier invalidation, keep faults on the range from installing
  * anything until kvm_memfile_invalidate_end().  The store holds the file's
  * i_rwsem across both calls; a fault that got a pfn before this sees the
- * sequence count or the range and retries.  The in-progress count is taken
- * whether or not the memslot is live yet, so that the pair stays balanced
- * if it goes live in between.
+ * sequence count or the range and retries.
+ *
+ * The range is marked in progress before the memslot is looked up, both
+ * under mmu_lock: a memslot installed after the lookup cannot map the range
+ * until the invalidation ends, and one installed before is seen live and
+ * zapped.  A memslot that is not live yet has no mappings to zap.
  */
 static void kvm_memfile_invalidate(struct memfile_notifier *notifier,
 				   pgoff_t start, pgoff_t end)
@@ -109,19 +135,20 @@ static void kvm_memfile_invalidate(struct memfile_notifier *notifier,
 	struct kvm_memfile *mf = to_kvm_memfile(notifier);
 	struct kvm *kvm = mf->kvm;
 	struct kvm_gfn_range range;
-	bool live;
+	int idx;
 
 	if (!kvm_memfile_gfn_range(mf, start, end, &range))
 		return;
 
-	/* Under kvm->srcu, so outside mmu_lock. */
-	live = kvm_memfile_slot_live(mf);
+	kvm_memfile_race_delay();
+	idx = srcu_read_lock(&kvm->srcu);
 	KVM_MMU_LOCK(kvm);
 	kvm_mmu_invalidate_begin(kvm);
 	kvm_mmu_invalidate_range_add(kvm, range.start, range.end);
-	if (live && kvm_unmap_gfn_range(kvm, &range))
+	if (kvm_memfile_slot_live(mf) && kvm_unmap_gfn_range(kvm, &range))
 		kvm_flush_remote_tlbs(kvm);
 	KVM_MMU_UNLOCK(kvm);
+	srcu_read_unlock(&kvm->srcu, idx);
 }
 
 static void kvm_memfile_invalidate_end(struct memfile_notifier *notifier,
@@ -153,20 +180,29 @@ static const struct memfile_notifier_ops kvm_memfile_ops = {
  * @offset: byte offset of the memslot's first page in @file
  *
  * Called with kvm->slots_lock held.  The caller keeps its own reference to
- * @file; the binding takes another.
+ * @file; the binding takes another.  The first bind of a file makes it the
+ * VM's for good (see the top of this file).
  *
- * Return: 0; -EINVAL if @file is not an inaccessible memfd (an accessible
- * memfd included), @offset is not page aligned or the file is smaller than
- * @offset plus the memslot; -EEXIST if part of the range already backs a
- * memslot (of this or another VM); -ENOMEM.
+ * Return: 0; -EINVAL if the VM's private memory cannot be an inaccessible
+ * memfd (kvm_arch_has_memfile_private_mem()), @file is not an inaccessible
+ * memfd (an accessible memfd included) or belongs to another VM, @offset is
+ * not page aligned or the file is smaller than @offset plus the memslot;
+ * -EEXIST if part of the range already backs a memslot of this VM; -ENOMEM.
  */
 int kvm_memfile_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 		     struct file *file, loff_t offset)
 {
 	struct inode *inode = file_inode(file);
-	struct kvm_memfile *mf, *other;
+	struct kvm_memory_slot *other;
+	struct kvm_memfile *mf;
 	pgoff_t start, end;
-	int r;
+	int r, i, bkt;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	/* E.g. SEV-SNP: its pages must go through the gmem arch hooks. */
+	if (!kvm_arch_has_memfile_private_mem(kvm))
+		return -EINVAL;
 
 	if (!PAGE_ALIGNED(offset) ||
 	    offset + (slot->npages << PAGE_SHIFT) > i_size_read(inode))
@@ -175,60 +211,54 @@ int kvm_memfile_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 	start = offset >> PAGE_SHIFT;
 	end = start + slot->npages;
 
+	/* Under slots_lock, no memslot of the VM is being changed. */
+	for (i = 0; i < kvm_arch_nr_memslot_as_ids(kvm); i++) {
+		kvm_for_each_memslot(other, bkt, __kvm_memslots(kvm, i)) {
+			struct kvm_memfile *o = other->gmem.memfile;
+
+			if (o && file_inode(o->notifier.file) == inode &&
+			    start < o->end && o->start < end)
+				return -EEXIST;
+		}
+	}
+
 	mf = kzalloc(sizeof(*mf), GFP_KERNEL_ACCOUNT);
 	if (!mf)
 		return -ENOMEM;
+	if (!kvm->memfile_owner)
+		kvm->memfile_owner = atomic64_inc_return(&kvm_memfile_owner_seq);
 	mf->notifier.ops = &kvm_memfile_ops;
+	mf->notifier.owner = kvm->memfile_owner;
 	mf->kvm = kvm;
 	mf->slot = slot;
 	mf->start = start;
 	mf->end = end;
 
-	mutex_lock(&kvm_memfile_lock);
-	list_for_each_entry(other, &kvm_memfile_bindings, entry) {
-		if (file_inode(other->notifier.file) == inode &&
-		    start < other->end && other->start < end) {
-			r = -EEXIST;
-			goto err;
-		}
-	}
-
 	/*
-	 * The file must have been created inaccessible; its pages become
-	 * unmovable and unreclaimable for good.  Any other file is not a
-	 * guest_memfd either: EINVAL, as for a guest_memfd of another VM.
+	 * The file must have been created inaccessible and not be another
+	 * VM's; its pages become unmovable and unreclaimable for good.  Any
+	 * other file is not a guest_memfd of this VM either: EINVAL, as for a
+	 * guest_memfd of another VM.
 	 */
 	r = memfile_register_notifier(file, MEMFILE_F_ALLOWED_MASK,
 				      &mf->notifier);
 	if (r) {
-		r = r == -ENOMEM ? r : -EINVAL;
-		goto err;
+		kfree(mf);
+		return r == -ENOMEM ? r : -EINVAL;
 	}
-	list_add(&mf->entry, &kvm_memfile_bindings);
-	mutex_unlock(&kvm_memfile_lock);
+	kvm_memfile_race_delay();
 
 	/* The memslot is not visible yet: the fault path sees it bound. */
 	slot->gmem.pgoff = start;
 	slot->gmem.memfile = mf;
 	return 0;
-
-err:
-	mutex_unlock(&kvm_memfile_lock);
-	kfree(mf);
-	return r;
 }
 
 /* Detach @mf from its file: no callbacks after this returns. */
 static void kvm_memfile_detach(struct kvm_memfile *mf)
 {
-	mutex_lock(&kvm_memfile_lock);
-	if (!mf->notifier.file) {
-		mutex_unlock(&kvm_memfile_lock);
+	if (!mf->notifier.file)
 		return;
-	}
-	list_del(&mf->entry);
-	mutex_unlock(&kvm_memfile_lock);
-
 	/* Waits for a running invalidate/invalidate_end pair, drops the file. */
 	memfile_unregister_notifier(&mf->notifier);
 }
@@ -239,6 +269,8 @@ static void kvm_memfile_detach(struct kvm_memfile *mf)
  *
  * Called when the memslot is freed: vCPUs cannot see it any more and its
  * mappings are gone (or the bind failed before the memslot was installed).
+ * Under kvm->slots_lock, or from kvm_destroy_vm() after
+ * kvm_memfile_release_vm() detached every binding.
  */
 void kvm_memfile_unbind(struct kvm_memory_slot *slot)
 {
@@ -261,30 +293,30 @@ void kvm_memfile_unbind(struct kvm_memory_slot *slot)
  */
 void kvm_memfile_release_vm(struct kvm *kvm)
 {
-	struct kvm_memfile *mf;
+	struct kvm_memory_slot *slot;
 	struct kvm_gfn_range range;
+	struct kvm_memfile *mf;
+	int i, bkt;
 
-	for (;;) {
-		mutex_lock(&kvm_memfile_lock);
-		list_for_each_entry(mf, &kvm_memfile_bindings, entry)
-			if (mf->kvm == kvm)
-				goto found;
-		mutex_unlock(&kvm_memfile_lock);
+	if (!kvm->memfile_owner)
 		return;
-found:
-		mutex_unlock(&kvm_memfile_lock);
 
-		/* slots_lock: what zapping outside an invalidation needs. */
-		if (kvm_memfile_gfn_range(mf, mf->start, mf->end, &range)) {
-			mutex_lock(&kvm->slots_lock);
+	/* slots_lock: what zapping outside an invalidation needs. */
+	mutex_lock(&kvm->slots_lock);
+	for (i = 0; i < kvm_arch_nr_memslot_as_ids(kvm); i++) {
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, i)) {
+			mf = slot->gmem.memfile;
+			if (!mf)
+				continue;
+			kvm_memfile_gfn_range(mf, mf->start, mf->end, &range);
 			KVM_MMU_LOCK(kvm);
 			if (kvm_unmap_gfn_range(kvm, &range))
 				kvm_flush_remote_tlbs(kvm);
 			KVM_MMU_UNLOCK(kvm);
-			mutex_unlock(&kvm->slots_lock);
+			kvm_memfile_detach(mf);
 		}
-		kvm_memfile_detach(mf);
 	}
+	mutex_unlock(&kvm->slots_lock);
 }
 
 /**
