@@ -34,8 +34,9 @@
 struct env {
 	struct kvm_vm *vm;		/* software-protected */
 	struct kvm_vm *plain_vm;	/* no private memory */
-	struct kvm_vm *other_vm;	/* holds [0, SIZE) of fd in slot 1 */
+	struct kvm_vm *other_vm;	/* holds other_fd in slot 1 */
 	int fd;				/* inaccessible memfd, SIZE bytes */
+	int other_fd;			/* inaccessible memfd of other_vm */
 	int shared_fd;			/* ordinary memfd */
 	int event_fd;
 	int closed_fd;
@@ -95,9 +96,29 @@ static int bind_offset_overflow(struct env *e)
 	return region2(e->vm, GPA, SIZE, e->hva, e->fd, -(uint64_t)PAGE_SIZE);
 }
 
-static int bind_other_vms_range(struct env *e)
+/* A file belongs to the first VM that binds it. */
+static int bind_other_vms_file(struct env *e)
 {
-	return region2(e->vm, GPA, SIZE, e->hva, e->fd, 0);
+	return region2(e->vm, GPA, SIZE, e->hva, e->other_fd, 0);
+}
+
+/* Slot 1 over the range slot 2 of the same VM holds; slot 2 goes again. */
+static int bind_own_slots_range(struct env *e)
+{
+	int r, err;
+
+	TEST_ASSERT(!__vm_set_user_memory_region2(e->vm, 2, KVM_MEM_GUEST_MEMFD,
+						  GPA + 2 * SIZE, SIZE, e->hva,
+						  e->fd, 0),
+		    "KVM_SET_USER_MEMORY_REGION2 slot 2: %s", strerror(errno));
+	r = region2(e->vm, GPA, SZ_2M, e->hva, e->fd, SZ_2M);
+	err = errno;
+	TEST_ASSERT(!__vm_set_user_memory_region2(e->vm, 2, KVM_MEM_GUEST_MEMFD,
+						  GPA + 2 * SIZE, 0, e->hva,
+						  e->fd, 0),
+		    "deleting slot 2: %s", strerror(errno));
+	errno = err;
+	return r;
 }
 
 static int bind_plain_vm(struct env *e)
@@ -262,7 +283,8 @@ static const struct bad_case cases[] = {
 	{ "region2: range beyond the file", bind_beyond_file, EINVAL },
 	{ "region2: memslot bigger than the file", bind_too_big, EINVAL },
 	{ "region2: offset + size overflows", bind_offset_overflow, EINVAL },
-	{ "region2: range another VM's memslot holds", bind_other_vms_range, EEXIST },
+	{ "region2: file another VM bound", bind_other_vms_file, EINVAL },
+	{ "region2: range another memslot of the VM holds", bind_own_slots_range, EEXIST },
 	{ "region2: VM without private memory", bind_plain_vm, EINVAL },
 	{ "region2: unknown flag", bind_unknown_flag, EINVAL },
 	{ "v7 region: range beyond the file", v7_beyond_file, EINVAL },
@@ -322,7 +344,8 @@ FIXTURE_VARIANT_ADD(bad, case_24) { .c = &cases[24] };
 FIXTURE_VARIANT_ADD(bad, case_25) { .c = &cases[25] };
 FIXTURE_VARIANT_ADD(bad, case_26) { .c = &cases[26] };
 FIXTURE_VARIANT_ADD(bad, case_27) { .c = &cases[27] };
-kvm_static_assert(ARRAY_SIZE(cases) == 28);
+FIXTURE_VARIANT_ADD(bad, case_28) { .c = &cases[28] };
+kvm_static_assert(ARRAY_SIZE(cases) == 29);
 
 static const size_t pools[2] = { SZ_2M, SZ_1G };
 
@@ -353,6 +376,9 @@ FIXTURE_SETUP(bad)
 	e->fd = memfd_create("private", MFD_INACCESSIBLE | MFD_HUGETLB | MFD_HUGE_2MB);
 	ASSERT_GE(e->fd, 0);
 	ASSERT_EQ(ftruncate(e->fd, SIZE), 0);
+	e->other_fd = memfd_create("other", MFD_INACCESSIBLE);
+	ASSERT_GE(e->other_fd, 0);
+	ASSERT_EQ(ftruncate(e->other_fd, SIZE), 0);
 	e->shared_fd = memfd_create("shared", 0);
 	ASSERT_GE(e->shared_fd, 0);
 	ASSERT_EQ(ftruncate(e->shared_fd, SIZE), 0);
@@ -372,6 +398,7 @@ FIXTURE_TEARDOWN(bad)
 	kvm_vm_free(e->plain_vm);
 	kvm_vm_free(e->other_vm);
 	close(e->fd);
+	close(e->other_fd);
 	close(e->shared_fd);
 	close(e->event_fd);
 	munmap(e->hva, 2 * SIZE);
@@ -382,7 +409,7 @@ TEST_F(bad, errno_and_no_state)
 	struct env *e = &self->e;
 	int r, i;
 
-	ASSERT_EQ(region2(e->other_vm, GPA, SIZE, e->hva, e->fd, 0), 0);
+	ASSERT_EQ(region2(e->other_vm, GPA, SIZE, e->hva, e->other_fd, 0), 0);
 	r = variant->c->call(e);
 	TH_LOG("%s: %d (%s)", variant->c->name, r, r ? strerror(errno) : "ok");
 	if (variant->c->err) {
@@ -393,14 +420,56 @@ TEST_F(bad, errno_and_no_state)
 	}
 
 	/* Nothing left behind: the file, the slot id and the pool. */
-	ASSERT_EQ(region2(e->other_vm, GPA, 0, NULL, e->fd, 0), 0);
+	ASSERT_EQ(region2(e->other_vm, GPA, 0, NULL, e->other_fd, 0), 0);
 	EXPECT_EQ(region2(e->vm, GPA, SIZE, e->hva, e->fd, 0), 0);
 	for (i = 0; i < 2; i++) {
-		/* Only the two files' reservations: SIZE each, 2M pages. */
+		/* Only the 2M file's reservation: SIZE. */
 		EXPECT_EQ(pm_hugetlb(pools[i], "free_hugepages"), self->free0[i]);
 		EXPECT_EQ(pm_hugetlb(pools[i], "resv_hugepages"),
 			  self->resv0[i] + (i ? 0 : SIZE / SZ_2M));
 	}
+}
+
+/*
+ * Every VM type KVM offers takes an inaccessible memfd exactly when it says
+ * so with KVM_CAP_INACCESSIBLE_MEMFD, and refuses it with EINVAL otherwise
+ * (e.g. SEV-SNP, whose private pages must go through the gmem arch hooks).
+ */
+TEST(vm_types)
+{
+	uint64_t types = kvm_check_cap(KVM_CAP_VM_TYPES);
+	struct kvm_vm *vm;
+	int type, fd, r, tried = 0;
+	void *hva;
+
+	if (!kvm_check_cap(KVM_CAP_INACCESSIBLE_MEMFD))
+		SKIP(return, "KVM_CAP_INACCESSIBLE_MEMFD not supported");
+	hva = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(hva, MAP_FAILED);
+	for (type = 0; type < 64; type++) {
+		if (!(types & BIT_ULL(type)))
+			continue;
+		fd = memfd_create("private", MFD_INACCESSIBLE);
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(ftruncate(fd, SIZE), 0);
+		vm = vm_create_barebones_type(type);
+		r = region2(vm, GPA, SIZE, hva, fd, 0);
+		TH_LOG("VM type %d: cap %d, bind %d (%s)", type,
+		       vm_check_cap(vm, KVM_CAP_INACCESSIBLE_MEMFD), r,
+		       r ? strerror(errno) : "ok");
+		if (vm_check_cap(vm, KVM_CAP_INACCESSIBLE_MEMFD)) {
+			EXPECT_EQ(r, 0);
+		} else {
+			EXPECT_EQ(r, -1);
+			EXPECT_EQ(errno, EINVAL);
+		}
+		kvm_vm_free(vm);
+		close(fd);
+		tried++;
+	}
+	EXPECT_GE(tried, 1);
+	munmap(hva, SIZE);
 }
 
 /* Conversions racing with deleting and re-adding the memslot. */

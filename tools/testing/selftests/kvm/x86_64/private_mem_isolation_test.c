@@ -6,8 +6,9 @@
  * With private data live in the guest, host userspace cannot reach it: not
  * through the memfd, not through the slot's shared mapping read by
  * /proc/PID/mem, process_vm_readv() or ptrace() from another process, and
- * not through KVM once the page is converted to shared.  A page a VM freed
- * reads as zeroes in the next VM.  An exhausted or shrunk hugetlb pool gives
+ * not through KVM once the page is converted to shared, and not through a
+ * second VM bound to the same open memfd (the file belongs to the first VM).
+ * A page a VM freed reads as zeroes in the next VM.  An exhausted or shrunk hugetlb pool gives
  * the VMM a clean error and the VM goes on once memory is back.
  */
 #include <errno.h>
@@ -113,6 +114,8 @@ FIXTURE_TEARDOWN(iso)
 {
 	if (self->vm)
 		destroy_vm(self);
+	if (self->fd >= 0)
+		close(self->fd);
 }
 
 /* Whether any qword of [buf, buf + len) holds a value the guest wrote. */
@@ -196,6 +199,82 @@ TEST_F_TIMEOUT(iso, host_cannot_read, PM_TIMEOUT)
 	vm_mem_set_private(self->vm, DATA_GPA, len);
 	pm_guest_do(self->vcpu, PM_CHECK, DATA_GPA, len, SECRET);
 	free(buf);
+}
+
+/* Delete or re-add the data memslot of @vm without kvm_util's bookkeeping. */
+static int set_data_slot(struct kvm_vm *vm, int fd, size_t size, void *hva)
+{
+	return __vm_set_user_memory_region2(vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
+					    DATA_GPA, size, hva, fd, 0);
+}
+
+/*
+ * The attack: a second VM whose guest the VMM controls binds the same open
+ * memfd and reads what the first VM left there.  The bind must fail; were it
+ * to succeed, the second guest reads the range and reports what it finds.
+ */
+static void expect_no_second_vm(struct _test_data_iso *self,
+				const struct _fixture_variant_iso *variant,
+				struct __test_metadata *_metadata)
+{
+	struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm2;
+	void *shared;
+	int r;
+
+	vm2 = __vm_create_shape_with_one_vcpu(shape, &vcpu, 64, pm_guest_code);
+	shared = mmap(NULL, variant->size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(shared, MAP_FAILED);
+	r = set_data_slot(vm2, self->fd, variant->size, shared);
+	EXPECT_EQ(r, -1);
+	EXPECT_EQ(errno, EINVAL);
+	if (!r) {
+		/* What the second guest sees: the test fails if it is data. */
+		virt_map_level(vm2, DATA_GPA, DATA_GPA, variant->size,
+			       PG_LEVEL_2M);
+		vm_mem_set_private(vm2, DATA_GPA, variant->size);
+		pm_guest_start(vcpu);
+		r = pm_guest_do_ret(vcpu, PM_CHECK_ZERO, DATA_GPA,
+				    variant->size, 0);
+		EXPECT_EQ(r, 0);
+	}
+	kvm_vm_free(vm2);
+	munmap(shared, variant->size);
+}
+
+/*
+ * An inaccessible memfd belongs to the first VM that binds it.  That VM can
+ * delete and re-add its memslot and finds its data again; another VM cannot
+ * bind the file, neither while the first VM lives nor after it is gone.
+ */
+TEST_F_TIMEOUT(iso, second_vm_cannot_bind, PM_TIMEOUT)
+{
+	void *hva;
+
+	create_vm(self, variant);
+	hva = self->hva;
+	pm_guest_do(self->vcpu, PM_WRITE, DATA_GPA, variant->size, SECRET);
+
+	/* The memslot goes, the pages stay in the still open file. */
+	ASSERT_EQ(set_data_slot(self->vm, self->fd, 0, hva), 0);
+	expect_no_second_vm(self, variant, _metadata);
+
+	/* The owner binds again and finds its data. */
+	ASSERT_EQ(set_data_slot(self->vm, self->fd, variant->size, hva), 0);
+	pm_guest_do(self->vcpu, PM_CHECK, DATA_GPA, variant->size, SECRET);
+	expect_no_second_vm(self, variant, _metadata);
+
+	/* The owner is destroyed; the file is still open. */
+	kvm_vm_free(self->vm);
+	self->vm = NULL;
+	expect_no_second_vm(self, variant, _metadata);
+	close(self->fd);
+	self->fd = -1;
 }
 
 /* What one VM wrote and freed, the next VM reads as zeroes. */
