@@ -53,7 +53,7 @@ struct kvm_memfile {
 /* The owner ids of VMs that bound an inaccessible memfd: never reused. */
 static atomic64_t kvm_memfile_owner_seq = ATOMIC64_INIT(0);
 
-#ifdef CONFIG_DEBUG_KERNEL
+#ifdef CONFIG_KVM_MEMFILE_RACE_TEST
 /*
  * Test hook: milliseconds to sleep in the windows that races between
  * binding and invalidation go through (after a bind registered on the file,

@@ -2,9 +2,10 @@
 /*
  * Races between binding an inaccessible memfd to a memslot and punching a
  * hole in it, made to happen on purpose: KVM's test hook
- * (/sys/module/kvm/parameters/memfile_race_delay_ms, debug kernels) sleeps
- * after a bind has registered on the file, before its memslot is installed,
- * and in an invalidation before it takes effect.
+ * /sys/module/kvm/parameters/memfile_race_delay_ms
+ * (CONFIG_KVM_MEMFILE_RACE_TEST) sleeps after a bind has registered on the
+ * file, before its memslot is installed, and in an invalidation before it
+ * takes effect.
  *
  * - A memslot installed while a punch is invalidating its range must not keep
  *   a mapping of the page the punch frees: the guest reads zeroes after the
@@ -70,7 +71,8 @@ FIXTURE_SETUP(race)
 	if (reason)
 		SKIP(return, "%s", reason);
 	if (access(DELAY_PARAM, W_OK))
-		SKIP(return, "no %s (a debug kernel has it)", DELAY_PARAM);
+		SKIP(return, "no %s (CONFIG_KVM_MEMFILE_RACE_TEST)",
+		     DELAY_PARAM);
 
 	self->fd = memfd_create("private", MFD_INACCESSIBLE | MFD_HUGETLB |
 				MFD_HUGE_2MB);
