@@ -21,12 +21,17 @@ QEMU_TIMEOUT ?= auto
 # README's Reliability).  ACCEL=tcg runs one thread per vCPU.
 ACCEL ?= tcg,thread=single
 
+# make stress-repeat RUNS=n VARIANT=base|debug: the stress test n times in
+# one boot, with seeds 1..n (ACCEL=tcg for one TCG thread per vCPU).
+RUNS ?= 10
+VARIANT ?= base
+
 # make run and make bench: 2 GiB guests on 1G pages (one more for the shared
 # side of a conversion) and on 2M pages, and 4K rows beside them.
 BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" QEMU_MEM=10G
 
 .PHONY: all deps tree patches series kernel kernel-debug test test-debug run \
-	bench stress stress-debug checkpatch clean distclean help
+	bench stress stress-debug stress-repeat checkpatch clean distclean help
 
 all: kernel
 
@@ -35,6 +40,7 @@ help:
 	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
 	@echo "make stress       the private memory stress test (harness/stress.list)"
 	@echo "make stress-debug the same on the debug kernel"
+	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test n times, seeds 1..n"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make tree         assemble build/linux from the base + .patch files + new files"
@@ -92,6 +98,20 @@ stress-debug: kernel-debug $(B)/tests-stress.list
 	@$(H)/userspace.sh debug $(B)/tests-stress.list
 	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) VERBOSE=1 \
 		$(H)/qemu.sh debug $(B)/logs/stress-debug.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
+
+$(B)/tests-stress-repeat.list: FORCE
+	@mkdir -p $(B)
+	@{ echo "kvm/private_mem_stress_test-seed1 900 kvm/x86_64/private_mem_stress_test"; \
+	   for i in $$(seq 2 $(RUNS)); do \
+		echo "kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test"; \
+	   done; } > $@
+
+stress-repeat: $(B)/tests-stress-repeat.list
+	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug,kernel)
+	@$(H)/userspace.sh $(VARIANT) $(B)/tests-stress-repeat.list
+	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) \
+		$(H)/qemu.sh $(VARIANT) $(B)/logs/stress-repeat-$(VARIANT).log $(QEMU_TIMEOUT) \
+		$(B)/tests-stress-repeat.list
 
 bench: kernel $(B)/tests-bench.list
 	@$(H)/userspace.sh base $(B)/tests-bench.list
