@@ -39,6 +39,9 @@
 #ifndef F_SEAL_AUTO_ALLOCATE
 #define F_SEAL_AUTO_ALLOCATE	0x0040
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
+#endif
 
 /* The uAPI values, after MFD_NOEXEC_SEAL/MFD_EXEC and F_SEAL_EXEC. */
 static_assert(MFD_INACCESSIBLE == 0x0020U, "MFD_INACCESSIBLE value");
@@ -699,6 +702,64 @@ TEST_F(memfd, seal_auto_allocate_pin)
 	munmap(p, 2 * pgsz);
 	close(fd);
 	close(dev);
+}
+
+/*
+ * MADV_COLLAPSE of a shmem memfd with one page of 512 in a PMD-aligned
+ * shared mapping: 0 or -errno.  The file is left as the collapse left it.
+ */
+static int collapse(struct __test_metadata *_metadata, int fd)
+{
+	size_t huge = 2UL << 20;
+	char *area, *p;
+	int ret = 0;
+
+	area = mmap(NULL, 2 * huge, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return -errno;
+	p = (char *)(((unsigned long)area + huge - 1) & ~(huge - 1));
+	p = mmap(p, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	if (p == MAP_FAILED)
+		ret = -errno;
+	else if (madvise(p, huge, MADV_COLLAPSE))
+		ret = -errno;
+	munmap(area, 2 * huge);
+	return ret;
+}
+
+/*
+ * MADV_COLLAPSE (and khugepaged) would fill the holes around a shmem page
+ * with the rest of a huge page: not in a sealed file, where the collapse
+ * fails with EINVAL and allocates nothing.  An unsealed file collapses (or
+ * the test skips: no THP for shmem here).
+ */
+TEST_F(memfd, seal_auto_allocate_collapse)
+{
+	size_t huge = 2UL << 20;
+	int fd, ret;
+
+	if (self->store)
+		SKIP(return, "hugetlbfs pages are huge already");
+
+	fd = sys_memfd_create("unsealed", MFD_ALLOW_SEALING);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, huge));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 4096));
+	ret = collapse(_metadata, fd);
+	close(fd);
+	if (ret)
+		SKIP(return, "MADV_COLLAPSE of shmem: %s", strerror(-ret));
+
+	fd = sys_memfd_create("sealed", MFD_ALLOW_SEALING);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, huge));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 4096));
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	EXPECT_EQ(-EINVAL, collapse(_metadata, fd));
+	EXPECT_EQ(8, file_blocks(fd));
+	close(fd);
 }
 
 /*
