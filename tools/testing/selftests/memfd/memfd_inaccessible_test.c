@@ -13,12 +13,17 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/memfd.h>
+#include <linux/udmabuf.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -33,6 +38,9 @@
 #endif
 #ifndef F_SEAL_AUTO_ALLOCATE
 #define F_SEAL_AUTO_ALLOCATE	0x0040
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
 #endif
 
 /* The uAPI values, after MFD_NOEXEC_SEAL/MFD_EXEC and F_SEAL_EXEC. */
@@ -399,6 +407,358 @@ TEST_F(memfd, seal_auto_allocate)
 	EXPECT_EQ(2 * per_page, file_blocks(fd));
 
 	munmap(p, 2 * pgsz);
+	close(fd);
+}
+
+/*
+ * A memfd of @size sealed with F_SEAL_AUTO_ALLOCATE (and @seals), all holes,
+ * and a shared mapping of it; with @reserve, the mapping reserves its hugetlb
+ * pages (so that memfd_pin_folios() has a reservation to take).
+ */
+static int sealed_memfd(struct __test_metadata *_metadata, unsigned int store,
+			size_t size, unsigned int seals, bool reserve,
+			char **map)
+{
+	int fd = sys_memfd_create("sealed", MFD_ALLOW_SEALING | store);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, size));
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE | seals));
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | (reserve ? 0 : MAP_NORESERVE), fd, 0);
+	ASSERT_NE(MAP_FAILED, *map);
+	return fd;
+}
+
+/*
+ * A userfaultfd that reports missing faults on this store, or -1 with
+ * @why set: the caller skips.
+ */
+static int uffd_open(unsigned int store, char *why, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	__u64 need = store ? UFFD_FEATURE_MISSING_HUGETLBFS :
+			     UFFD_FEATURE_MISSING_SHMEM;
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0) {
+		snprintf(why, len, "userfaultfd(): %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(uffd, UFFDIO_API, &api) || !(api.features & need)) {
+		snprintf(why, len, "userfaultfd without missing faults on %s",
+			 store ? "hugetlbfs" : "shmem");
+		close(uffd);
+		return -1;
+	}
+	return uffd;
+}
+
+static void uffd_register(struct __test_metadata *_metadata, int uffd,
+			  void *p, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)p, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg))
+		TH_LOG("UFFDIO_REGISTER: %s", strerror(errno));
+}
+
+/*
+ * UFFDIO_COPY and UFFDIO_ZEROPAGE into a hole of a shared mapping of a sealed
+ * file fail with EPERM, like write(), and allocate nothing; onto a page that
+ * is there they fail with EEXIST as ever.  A private mapping's copy is the
+ * process's own page, not the file's: that still works.
+ */
+TEST_F(memfd, seal_auto_allocate_uffd_copy)
+{
+	size_t pgsz = self->pgsz;
+	long per_page = pgsz / 512;
+	struct uffdio_copy copy;
+	struct uffdio_zeropage zero;
+	char why[128], *p, *src;
+	struct pool p0;
+	int fd, uffd;
+
+	uffd = uffd_open(self->store, why, sizeof(why));
+	if (uffd < 0)
+		SKIP(return, "%s", why);
+	p0 = pool_get(pgsz);
+	fd = sealed_memfd(_metadata, self->store, 2 * pgsz, 0, false, &p);
+	uffd_register(_metadata, uffd, p, 2 * pgsz);
+	src = mmap(NULL, pgsz, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memcpy(src, "data", sizeof("data"));
+
+	copy = (struct uffdio_copy) {
+		.dst = (unsigned long)p, .src = (unsigned long)src, .len = pgsz,
+	};
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_COPY, &copy));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-EPERM, copy.copy);
+	if (!self->store) {
+		/* hugetlbfs has no UFFDIO_ZEROPAGE. */
+		zero = (struct uffdio_zeropage) {
+			.range = { .start = (unsigned long)p + pgsz, .len = pgsz },
+		};
+		EXPECT_EQ(-1, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+		EXPECT_EQ(EPERM, errno);
+		EXPECT_EQ(-EPERM, zero.zeropage);
+	}
+	EXPECT_EQ(0, file_blocks(fd));
+	EXPECT_POOL(p0, 0, 0);
+
+	/* fallocate() fills the hole; copying onto a page is EEXIST. */
+	ASSERT_EQ(0, fallocate(fd, 0, 0, pgsz));
+	copy.copy = 0;
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_COPY, &copy));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_EQ(per_page, file_blocks(fd));
+	if (self->store)
+		EXPECT_POOL(p0, -1, 0);
+	munmap(p, 2 * pgsz);
+
+	/* Copying 1G under emulation is slow: the private case up to 2M. */
+	if (pgsz <= (2UL << 20)) {
+		p = mmap(NULL, 2 * pgsz, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		uffd_register(_metadata, uffd, p, 2 * pgsz);
+		copy = (struct uffdio_copy) {
+			.dst = (unsigned long)p + pgsz,
+			.src = (unsigned long)src, .len = pgsz,
+		};
+		EXPECT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy))
+			TH_LOG("UFFDIO_COPY, private: %s", strerror(errno));
+		EXPECT_EQ(pgsz, copy.copy);
+		EXPECT_EQ(0, strcmp(p + pgsz, "data"));
+		/* The file is as it was. */
+		EXPECT_EQ(per_page, file_blocks(fd));
+		munmap(p, 2 * pgsz);
+	}
+
+	munmap(src, pgsz);
+	close(uffd);
+	close(fd);
+}
+
+struct uffd_handler {
+	int uffd, fd, stop;
+	char *base;
+	size_t pgsz;
+	int faults;
+	unsigned long addr;
+	int err;
+};
+
+/*
+ * The handler of a sealed file's missing faults: fallocate() the page, then
+ * wake the faulting thread.  On an error it closes the userfaultfd, which
+ * lets the fault go on (and raise SIGBUS), so that nothing hangs.
+ */
+static void *uffd_handler(void *arg)
+{
+	struct uffd_handler *h = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = h->uffd, .events = POLLIN },
+		{ .fd = h->stop, .events = POLLIN },
+	};
+	struct uffdio_range range;
+	struct uffd_msg msg;
+	off_t off;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			h->err = errno;
+			break;
+		}
+		if (pfd[1].revents)
+			return NULL;
+		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
+			if (errno == EAGAIN)
+				continue;
+			h->err = errno;
+			break;
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT) {
+			h->err = EINVAL;
+			break;
+		}
+		h->faults++;
+		h->addr = msg.arg.pagefault.address;
+		off = (h->addr - (unsigned long)h->base) & ~(h->pgsz - 1);
+		if (fallocate(h->fd, 0, off, h->pgsz)) {
+			h->err = errno;
+			break;
+		}
+		range.start = (unsigned long)h->base + off;
+		range.len = h->pgsz;
+		if (ioctl(h->uffd, UFFDIO_WAKE, &range)) {
+			h->err = errno;
+			break;
+		}
+	}
+	close(h->uffd);
+	h->uffd = -1;
+	return NULL;
+}
+
+/*
+ * A fault on a hole of a sealed file in a range registered for missing
+ * faults goes to the userfaultfd, as without the seal, not SIGBUS: the
+ * handler fills the hole with fallocate() and wakes the fault.
+ */
+TEST_F(memfd, seal_auto_allocate_uffd_fault)
+{
+	size_t pgsz = self->pgsz;
+	long per_page = pgsz / 512;
+	struct uffd_handler h = { .pgsz = pgsz };
+	int fd, stop[2];
+	pthread_t thread;
+	char why[128];
+	bool ok;
+
+	h.uffd = uffd_open(self->store, why, sizeof(why));
+	if (h.uffd < 0)
+		SKIP(return, "%s", why);
+	fd = sealed_memfd(_metadata, self->store, 2 * pgsz, 0, false,
+			  &h.base);
+	h.fd = fd;
+	uffd_register(_metadata, h.uffd, h.base, 2 * pgsz);
+	ASSERT_EQ(0, pipe(stop));
+	h.stop = stop[0];
+	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_handler, &h));
+
+	ok = touch(h.base + pgsz + 1);
+
+	ASSERT_EQ(1, write(stop[1], "", 1));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_TRUE(ok) TH_LOG("the fault raised SIGBUS");
+	EXPECT_EQ(0, h.err) TH_LOG("handler: %s", strerror(h.err));
+	EXPECT_EQ(1, h.faults);
+	EXPECT_EQ((unsigned long)h.base + pgsz, h.addr & ~(pgsz - 1));
+	/* Page 1 filled by the handler, page 0 still a hole. */
+	EXPECT_EQ(per_page, file_blocks(fd));
+	if (ok)
+		EXPECT_EQ(1, h.base[pgsz + 1]);
+
+	if (h.uffd >= 0)
+		close(h.uffd);
+	close(stop[0]);
+	close(stop[1]);
+	munmap(h.base, 2 * pgsz);
+	close(fd);
+}
+
+/*
+ * memfd_pin_folios() (here through udmabuf) does not fill holes of a sealed
+ * file either: EPERM, nothing allocated; it pins what fallocate() put there.
+ */
+TEST_F(memfd, seal_auto_allocate_pin)
+{
+	size_t pgsz = self->pgsz;
+	long per_page = pgsz / 512;
+	struct udmabuf_create create;
+	struct pool p0;
+	int dev, fd, buf;
+	char *p;
+
+	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		SKIP(return, "/dev/udmabuf: %s (CONFIG_UDMABUF)",
+		     strerror(errno));
+	p0 = pool_get(pgsz);
+	/* udmabuf wants F_SEAL_SHRINK; a reservation for hugetlb's sake. */
+	fd = sealed_memfd(_metadata, self->store, 2 * pgsz, F_SEAL_SHRINK,
+			  true, &p);
+	p0.resv += self->store ? 2 : 0;
+	EXPECT_POOL(p0, 0, 0);
+
+	create = (struct udmabuf_create) {
+		.memfd = fd, .flags = UDMABUF_FLAGS_CLOEXEC,
+		.offset = 0, .size = 4096,
+	};
+	buf = ioctl(dev, UDMABUF_CREATE, &create);
+	EXPECT_EQ(-1, buf);
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, file_blocks(fd));
+	EXPECT_POOL(p0, 0, 0);
+	if (buf >= 0)
+		close(buf);
+
+	ASSERT_EQ(0, fallocate(fd, 0, 0, pgsz));
+	buf = ioctl(dev, UDMABUF_CREATE, &create);
+	EXPECT_LE(0, buf) TH_LOG("UDMABUF_CREATE: %s", strerror(errno));
+	EXPECT_EQ(per_page, file_blocks(fd));
+	if (buf >= 0)
+		close(buf);
+
+	munmap(p, 2 * pgsz);
+	close(fd);
+	close(dev);
+}
+
+/*
+ * MADV_COLLAPSE of a shmem memfd with one page of 512 in a PMD-aligned
+ * shared mapping: 0 or -errno.  The file is left as the collapse left it.
+ */
+static int collapse(struct __test_metadata *_metadata, int fd)
+{
+	size_t huge = 2UL << 20;
+	char *area, *p;
+	int ret = 0;
+
+	area = mmap(NULL, 2 * huge, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return -errno;
+	p = (char *)(((unsigned long)area + huge - 1) & ~(huge - 1));
+	p = mmap(p, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	if (p == MAP_FAILED)
+		ret = -errno;
+	else if (madvise(p, huge, MADV_COLLAPSE))
+		ret = -errno;
+	munmap(area, 2 * huge);
+	return ret;
+}
+
+/*
+ * MADV_COLLAPSE (and khugepaged) would fill the holes around a shmem page
+ * with the rest of a huge page: not in a sealed file, where the collapse
+ * fails with EINVAL and allocates nothing.  An unsealed file collapses (or
+ * the test skips: no THP for shmem here).
+ */
+TEST_F(memfd, seal_auto_allocate_collapse)
+{
+	size_t huge = 2UL << 20;
+	int fd, ret;
+
+	if (self->store)
+		SKIP(return, "hugetlbfs pages are huge already");
+
+	fd = sys_memfd_create("unsealed", MFD_ALLOW_SEALING);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, huge));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 4096));
+	ret = collapse(_metadata, fd);
+	close(fd);
+	if (ret)
+		SKIP(return, "MADV_COLLAPSE of shmem: %s", strerror(-ret));
+
+	fd = sys_memfd_create("sealed", MFD_ALLOW_SEALING);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ftruncate(fd, huge));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 4096));
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	EXPECT_EQ(-EINVAL, collapse(_metadata, fd));
+	EXPECT_EQ(8, file_blocks(fd));
 	close(fd);
 }
 
