@@ -204,7 +204,7 @@ int kvm_memfile_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 	if (!kvm_arch_has_memfile_private_mem(kvm))
 		return -EINVAL;
 
-	if (!PAGE_ALIGNED(offset) ||
+	if (offset < 0 || !PAGE_ALIGNED(offset) ||
 	    offset + (slot->npages << PAGE_SHIFT) > i_size_read(inode))
 		return -EINVAL;
 

@@ -96,6 +96,12 @@ static int bind_offset_overflow(struct env *e)
 	return region2(e->vm, GPA, SIZE, e->hva, e->fd, -(uint64_t)PAGE_SIZE);
 }
 
+/* Does not wrap as a u64, but is negative as a file offset. */
+static int bind_negative_offset(struct env *e)
+{
+	return region2(e->vm, GPA, SIZE, e->hva, e->fd, 1ULL << 63);
+}
+
 /* A file belongs to the first VM that binds it. */
 static int bind_other_vms_file(struct env *e)
 {
@@ -283,6 +289,7 @@ static const struct bad_case cases[] = {
 	{ "region2: range beyond the file", bind_beyond_file, EINVAL },
 	{ "region2: memslot bigger than the file", bind_too_big, EINVAL },
 	{ "region2: offset + size overflows", bind_offset_overflow, EINVAL },
+	{ "region2: offset 2^63", bind_negative_offset, EINVAL },
 	{ "region2: file another VM bound", bind_other_vms_file, EINVAL },
 	{ "region2: range another memslot of the VM holds", bind_own_slots_range, EEXIST },
 	{ "region2: VM without private memory", bind_plain_vm, EINVAL },
@@ -345,7 +352,8 @@ FIXTURE_VARIANT_ADD(bad, case_25) { .c = &cases[25] };
 FIXTURE_VARIANT_ADD(bad, case_26) { .c = &cases[26] };
 FIXTURE_VARIANT_ADD(bad, case_27) { .c = &cases[27] };
 FIXTURE_VARIANT_ADD(bad, case_28) { .c = &cases[28] };
-kvm_static_assert(ARRAY_SIZE(cases) == 29);
+FIXTURE_VARIANT_ADD(bad, case_29) { .c = &cases[29] };
+kvm_static_assert(ARRAY_SIZE(cases) == 30);
 
 static const size_t pools[2] = { SZ_2M, SZ_1G };
 
