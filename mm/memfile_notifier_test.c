@@ -359,6 +359,63 @@ static void mf_test_truncate(struct kunit *test)
 	memfile_unregister_notifier(&c.notifier);
 }
 
+/*
+ * Truncation removes what fallocate(FALLOC_FL_KEEP_SIZE) allocated past EOF
+ * too, and must say so.
+ */
+static void mf_test_truncate_past_eof(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	struct address_space *mapping = ctx->file->f_mapping;
+	pgoff_t nr = ctx->nr;
+
+	mf_setup(test, &c, 1);
+
+	/* Folio 1, past EOF. */
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(ctx->file, FALLOC_FL_KEEP_SIZE,
+					    (loff_t)nr << PAGE_SHIFT,
+					    (loff_t)nr << PAGE_SHIFT), 0);
+	KUNIT_EXPECT_EQ(test, i_size_read(file_inode(ctx->file)),
+			(loff_t)nr << PAGE_SHIFT);
+	KUNIT_ASSERT_EQ(test, mapping->nrpages, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 0);
+
+	/* Truncating to 0 removes both folios: [0, 2 * nr). */
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 0), 0);
+	KUNIT_EXPECT_EQ(test, mapping->nrpages, 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c.nend, 1);
+	KUNIT_EXPECT_EQ(test, c.start, 0);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.end_start, 0);
+	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+
+	/*
+	 * Folio 1 past EOF again, then grow the file to folio 1: hugetlbfs
+	 * drops pages past the new size whichever way the size changes,
+	 * shmem only when it shrinks or stays.
+	 */
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(ctx->file, FALLOC_FL_KEEP_SIZE,
+					    (loff_t)nr << PAGE_SHIFT,
+					    (loff_t)nr << PAGE_SHIFT), 0);
+	KUNIT_ASSERT_EQ(test, mapping->nrpages, nr);
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, nr), 0);
+	if (mapping->nrpages) {
+		KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	} else {
+		KUNIT_EXPECT_EQ(test, c.ninvalidate, 2);
+		KUNIT_EXPECT_EQ(test, c.start, nr);
+		KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	}
+	KUNIT_EXPECT_EQ(test, c.nend, c.ninvalidate);
+	KUNIT_EXPECT_FALSE(test, c.unpaired);
+
+	memfile_unregister_notifier(&c.notifier);
+	mf_close(ctx);
+	mf_expect_pool(test);
+}
+
 #ifdef CONFIG_HUGETLBFS
 /* A get_pfn() or truncate running in a thread of its own. */
 struct mf_racer {
@@ -513,6 +570,7 @@ static struct kunit_case mf_cases[] = {
 	KUNIT_CASE_PARAM(mf_test_get_pfn, mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_punch, mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_truncate, mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_truncate_past_eof, mf_store_gen_params),
 #ifdef CONFIG_HUGETLBFS
 	KUNIT_CASE_PARAM(mf_test_get_pfn_truncate_race, mf_store_gen_params),
 #endif
