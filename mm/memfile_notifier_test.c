@@ -565,6 +565,72 @@ static void mf_test_get_pfn_truncate_race(struct kunit *test)
 }
 #endif /* CONFIG_HUGETLBFS */
 
+#ifdef CONFIG_MEMORY_FAILURE
+/*
+ * A page of folio 1 fails: the consumer is told to drop folio 1, whose page
+ * stays in the file poisoned, get_pfn() refuses it from then on, and the
+ * file closes cleanly.  Simulated (MF_SW_SIMULATED), so that the page can be
+ * unpoisoned once the file is gone and this can run again.
+ */
+static void mf_test_memory_failure(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	pgoff_t nr = ctx->nr, bad = nr + nr / 2;
+	unsigned long pfn, pfn2;
+	struct folio *folio;
+	int order, ret;
+
+	mf_setup(test, &c, 2);
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c.notifier, bad, &pfn, &order), 0);
+	memfile_put_pfn(&c.notifier, pfn);
+	folio = pfn_folio(pfn);
+
+	ret = memory_failure(pfn, MF_SW_SIMULATED);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_TRUE(test, folio_test_hwpoison(folio));
+	if (ret)
+		goto out;
+
+	/* Exactly the folio, invalidate and invalidate_end. */
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c.nend, 1);
+	KUNIT_EXPECT_FALSE(test, c.unpaired);
+	KUNIT_EXPECT_EQ(test, c.start, nr);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.end_start, nr);
+	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+
+	/* The poisoned folio stays in the file, refused at every offset. */
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, 2 * nr);
+	KUNIT_EXPECT_EQ(test, memfile_get_pfn(&c.notifier, bad, &pfn2, &order),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, memfile_get_pfn(&c.notifier, nr, &pfn2, &order),
+			-EHWPOISON);
+	/* The other folio is fine. */
+	ret = memfile_get_pfn(&c.notifier, 0, &pfn2, &order);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (!ret)
+		memfile_put_pfn(&c.notifier, pfn2);
+	ret = 0;
+out:
+	memfile_unregister_notifier(&c.notifier);
+	mf_close(ctx);
+
+	/*
+	 * Out of the file; memory_failure() keeps the last reference of a
+	 * page it recovered.  Unpoison it (the hwpoison flag of a huge page
+	 * is on its head), or it stays out of the pool for good.
+	 */
+	KUNIT_EXPECT_NULL(test, folio->mapping);
+	if (!ret)
+		KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	if (folio_test_hwpoison(folio))
+		KUNIT_EXPECT_EQ(test, unpoison_memory(folio_pfn(folio)), 0);
+	mf_expect_pool(test);
+}
+#endif /* CONFIG_MEMORY_FAILURE */
+
 static struct kunit_case mf_cases[] = {
 	KUNIT_CASE_PARAM(mf_test_flags, mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_get_pfn, mf_store_gen_params),
@@ -573,6 +639,10 @@ static struct kunit_case mf_cases[] = {
 	KUNIT_CASE_PARAM(mf_test_truncate_past_eof, mf_store_gen_params),
 #ifdef CONFIG_HUGETLBFS
 	KUNIT_CASE_PARAM(mf_test_get_pfn_truncate_race, mf_store_gen_params),
+#endif
+#ifdef CONFIG_MEMORY_FAILURE
+	/* Last: a page it cannot unpoison stays out of the pool. */
+	KUNIT_CASE_PARAM(mf_test_memory_failure, mf_store_gen_params),
 #endif
 	{}
 };
