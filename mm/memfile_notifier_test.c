@@ -21,6 +21,7 @@
 #include <linux/memfile_notifier.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/task.h>
 #include <uapi/linux/memfd.h>
 
 struct mf_store {
@@ -95,6 +96,9 @@ struct mf_ctx {
 	struct file *file;
 	/* PAGE_SIZE pages per folio of the store. */
 	pgoff_t nr;
+	/* The pool of a hugetlb store, and its counts before the file. */
+	struct hstate *h;
+	unsigned long free0, resv0;
 };
 
 /* The file of the test: an inaccessible memfd of the store, @nfolios big. */
@@ -117,6 +121,9 @@ static int mf_init(struct kunit *test)
 		if (!h || h->free_huge_pages < 2)
 			kunit_skip(test, "needs 2 free %lu kB huge pages",
 				   (PAGE_SIZE << s->order) >> 10);
+		ctx->h = h;
+		ctx->free0 = h->free_huge_pages;
+		ctx->resv0 = h->resv_huge_pages;
 	}
 #endif
 	file = memfd_alloc_file("kunit", s->mfd_flags | MFD_INACCESSIBLE);
@@ -136,6 +143,30 @@ static void mf_exit(struct kunit *test)
 
 	if (ctx && ctx->file)
 		fput(ctx->file);
+}
+
+/*
+ * Close the file now: fput() from a kernel thread defers the release, and
+ * the checks after it need the inode evicted.  Every other reference (a
+ * registered notifier) must be gone.
+ */
+static void mf_close(struct mf_ctx *ctx)
+{
+	__fput_sync(ctx->file);
+	ctx->file = NULL;
+}
+
+/* A hugetlb store's pool is as it was before the file was made. */
+static void mf_expect_pool(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+
+#ifdef CONFIG_HUGETLBFS
+	if (!ctx->h)
+		return;
+	KUNIT_EXPECT_EQ(test, ctx->h->free_huge_pages, ctx->free0);
+	KUNIT_EXPECT_EQ(test, ctx->h->resv_huge_pages, ctx->resv0);
+#endif
 }
 
 static int mf_truncate(struct mf_ctx *ctx, pgoff_t pages)
@@ -434,6 +465,276 @@ static void mf_test_owner(struct kunit *test)
 	memfile_unregister_notifier(&anon.notifier);
 	memfile_unregister_notifier(&a.notifier);
 }
+ * Truncation removes what fallocate(FALLOC_FL_KEEP_SIZE) allocated past EOF
+ * too, and must say so.
+ */
+static void mf_test_truncate_past_eof(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	struct address_space *mapping = ctx->file->f_mapping;
+	pgoff_t nr = ctx->nr;
+
+	mf_setup(test, &c, 1);
+
+	/* Folio 1, past EOF. */
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(ctx->file, FALLOC_FL_KEEP_SIZE,
+					    (loff_t)nr << PAGE_SHIFT,
+					    (loff_t)nr << PAGE_SHIFT), 0);
+	KUNIT_EXPECT_EQ(test, i_size_read(file_inode(ctx->file)),
+			(loff_t)nr << PAGE_SHIFT);
+	KUNIT_ASSERT_EQ(test, mapping->nrpages, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 0);
+
+	/* Truncating to 0 removes both folios: [0, 2 * nr). */
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 0), 0);
+	KUNIT_EXPECT_EQ(test, mapping->nrpages, 0);
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c.nend, 1);
+	KUNIT_EXPECT_EQ(test, c.start, 0);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.end_start, 0);
+	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+
+	/*
+	 * Folio 1 past EOF again, then grow the file to folio 1: hugetlbfs
+	 * drops pages past the new size whichever way the size changes,
+	 * shmem only when it shrinks or stays.
+	 */
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(ctx->file, FALLOC_FL_KEEP_SIZE,
+					    (loff_t)nr << PAGE_SHIFT,
+					    (loff_t)nr << PAGE_SHIFT), 0);
+	KUNIT_ASSERT_EQ(test, mapping->nrpages, nr);
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, nr), 0);
+	if (mapping->nrpages) {
+		KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	} else {
+		KUNIT_EXPECT_EQ(test, c.ninvalidate, 2);
+		KUNIT_EXPECT_EQ(test, c.start, nr);
+		KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	}
+	KUNIT_EXPECT_EQ(test, c.nend, c.ninvalidate);
+	KUNIT_EXPECT_FALSE(test, c.unpaired);
+
+	memfile_unregister_notifier(&c.notifier);
+	mf_close(ctx);
+	mf_expect_pool(test);
+}
+
+#ifdef CONFIG_HUGETLBFS
+/* A get_pfn() or truncate running in a thread of its own. */
+struct mf_racer {
+	struct completion done;
+	struct task_struct *task;
+	struct mf_ctx *ctx;
+	struct memfile_notifier *notifier;
+	pgoff_t offset;
+	bool started;
+	int ret;
+};
+
+static int mf_getter(void *data)
+{
+	struct mf_racer *r = data;
+	unsigned long pfn;
+	int order;
+
+	WRITE_ONCE(r->started, true);
+	r->ret = memfile_get_pfn(r->notifier, r->offset, &pfn, &order);
+	if (!r->ret)
+		memfile_put_pfn(r->notifier, pfn);
+	complete(&r->done);
+	return 0;
+}
+
+static int mf_truncater(void *data)
+{
+	struct mf_racer *r = data;
+
+	WRITE_ONCE(r->started, true);
+	r->ret = mf_truncate(r->ctx, r->offset);
+	complete(&r->done);
+	return 0;
+}
+
+static struct mf_racer *mf_race_start(struct kunit *test,
+				      int (*fn)(void *), const char *name,
+				      struct memfile_notifier *n, pgoff_t offset)
+{
+	struct mf_racer *r;
+
+	/* Not kunit_kzalloc(): a thread that never ends keeps it. */
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	init_completion(&r->done);
+	r->ctx = test->priv;
+	r->notifier = n;
+	r->offset = offset;
+	r->task = kthread_create(fn, r, "%s", name);
+	if (IS_ERR(r->task)) {
+		kfree(r);
+		KUNIT_FAIL_AND_ABORT(test, "kthread_create %s", name);
+	}
+	get_task_struct(r->task);
+	wake_up_process(r->task);
+	return r;
+}
+
+/* Wait until @r is done or sleeps (on a lock); false after 10-20 s. */
+static bool mf_race_wait_blocked(struct mf_racer *r)
+{
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (completion_done(&r->done) ||
+		    (READ_ONCE(r->started) &&
+		     READ_ONCE(r->task->__state) == TASK_UNINTERRUPTIBLE))
+			return true;
+		usleep_range(1000, 2000);
+	}
+	return false;
+}
+
+/* Wait for @r to end, then free it; false (and @r leaked) after 60 s. */
+static bool mf_race_finish(struct mf_racer *r, int *ret)
+{
+	if (!wait_for_completion_timeout(&r->done, 60 * HZ))
+		return false;
+	*ret = r->ret;
+	put_task_struct(r->task);
+	kfree(r);
+	return true;
+}
+
+/*
+ * get_pfn() against truncate: get_pfn() of folio 1 waits on the hugetlb
+ * fault mutex of folio 1 (the test holds it) while another thread truncates
+ * the file to folio 1.  Whichever wins, no page may stay past EOF and the
+ * pool must be exact once the file is closed.
+ */
+static void mf_test_get_pfn_truncate_race(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	struct address_space *mapping = ctx->file->f_mapping;
+	struct mf_racer *getter, *truncater = NULL;
+	pgoff_t nr = ctx->nr;
+	/* The hugetlb fault mutex of folio 1, held to line the race up. */
+	struct mutex *m;
+	bool blocked;
+	int gret = 0, tret = 0;
+
+	if (!ctx->h)
+		kunit_skip(test,
+			   "no fault mutex: shmem checks i_size with the folio locked");
+
+	KUNIT_ASSERT_EQ(test, mf_truncate(ctx, 2 * nr), 0);
+	KUNIT_ASSERT_EQ(test, mf_register(&c, ctx->file, MEMFILE_F_ALLOWED_MASK),
+			0);
+
+	m = &hugetlb_fault_mutex_table[hugetlb_fault_mutex_hash(mapping, 1)];
+	mutex_lock(m);
+	getter = mf_race_start(test, mf_getter, "mf-getter", &c.notifier, nr);
+	blocked = mf_race_wait_blocked(getter) && !completion_done(&getter->done);
+	if (blocked) {
+		truncater = mf_race_start(test, mf_truncater, "mf-truncater",
+					  &c.notifier, nr);
+		/* Done, or waiting for the getter to let go of the file. */
+		KUNIT_EXPECT_TRUE(test, mf_race_wait_blocked(truncater));
+	}
+	mutex_unlock(m);
+
+	KUNIT_ASSERT_TRUE_MSG(test, mf_race_finish(getter, &gret),
+			      "get_pfn did not return");
+	KUNIT_ASSERT_TRUE_MSG(test, blocked,
+			      "get_pfn did not wait on the fault mutex");
+	KUNIT_ASSERT_TRUE_MSG(test, mf_race_finish(truncater, &tret),
+			      "truncate did not return");
+	KUNIT_EXPECT_EQ(test, tret, 0);
+
+	/* Before the truncate: then it took the page away; after: EOF. */
+	if (gret) {
+		KUNIT_EXPECT_EQ(test, gret, -EINVAL);
+	} else {
+		KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+		KUNIT_EXPECT_EQ(test, c.start, nr);
+		KUNIT_EXPECT_GE(test, c.end, 2 * nr);
+	}
+	KUNIT_EXPECT_EQ(test, i_size_read(file_inode(ctx->file)),
+			(loff_t)nr << PAGE_SHIFT);
+	KUNIT_EXPECT_EQ_MSG(test, mapping->nrpages, 0, "a page past EOF");
+
+	memfile_unregister_notifier(&c.notifier);
+	mf_close(ctx);
+	mf_expect_pool(test);
+}
+#endif /* CONFIG_HUGETLBFS */
+
+#ifdef CONFIG_MEMORY_FAILURE
+/*
+ * A page of folio 1 fails: the consumer is told to drop folio 1, whose page
+ * stays in the file poisoned, get_pfn() refuses it from then on, and the
+ * file closes cleanly.  Simulated (MF_SW_SIMULATED), so that the page can be
+ * unpoisoned once the file is gone and this can run again.
+ */
+static void mf_test_memory_failure(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+	struct mf_consumer c = { .notifier.ops = &mf_ops };
+	pgoff_t nr = ctx->nr, bad = nr + nr / 2;
+	unsigned long pfn, pfn2;
+	struct folio *folio;
+	int order, ret;
+
+	mf_setup(test, &c, 2);
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c.notifier, bad, &pfn, &order), 0);
+	memfile_put_pfn(&c.notifier, pfn);
+	folio = pfn_folio(pfn);
+
+	ret = memory_failure(pfn, MF_SW_SIMULATED);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_TRUE(test, folio_test_hwpoison(folio));
+	if (ret)
+		goto out;
+
+	/* Exactly the folio, invalidate and invalidate_end. */
+	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c.nend, 1);
+	KUNIT_EXPECT_FALSE(test, c.unpaired);
+	KUNIT_EXPECT_EQ(test, c.start, nr);
+	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
+	KUNIT_EXPECT_EQ(test, c.end_start, nr);
+	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+
+	/* The poisoned folio stays in the file, refused at every offset. */
+	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, 2 * nr);
+	KUNIT_EXPECT_EQ(test, memfile_get_pfn(&c.notifier, bad, &pfn2, &order),
+			-EHWPOISON);
+	KUNIT_EXPECT_EQ(test, memfile_get_pfn(&c.notifier, nr, &pfn2, &order),
+			-EHWPOISON);
+	/* The other folio is fine. */
+	ret = memfile_get_pfn(&c.notifier, 0, &pfn2, &order);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	if (!ret)
+		memfile_put_pfn(&c.notifier, pfn2);
+	ret = 0;
+out:
+	memfile_unregister_notifier(&c.notifier);
+	mf_close(ctx);
+
+	/*
+	 * Out of the file; memory_failure() keeps the last reference of a
+	 * page it recovered.  Unpoison it (the hwpoison flag of a huge page
+	 * is on its head), or it stays out of the pool for good.
+	 */
+	KUNIT_EXPECT_NULL(test, folio->mapping);
+	if (!ret)
+		KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	if (folio_test_hwpoison(folio))
+		KUNIT_EXPECT_EQ(test, unpoison_memory(folio_pfn(folio)), 0);
+	mf_expect_pool(test);
+}
+#endif /* CONFIG_MEMORY_FAILURE */
 
 static struct kunit_case mf_cases[] = {
 	KUNIT_CASE_PARAM(mf_test_flags, mf_store_gen_params),
@@ -443,6 +744,14 @@ static struct kunit_case mf_cases[] = {
 	KUNIT_CASE_PARAM(mf_test_register_during_invalidate,
 			 mf_store_gen_params),
 	KUNIT_CASE_PARAM(mf_test_owner, mf_store_gen_params),
+	KUNIT_CASE_PARAM(mf_test_truncate_past_eof, mf_store_gen_params),
+#ifdef CONFIG_HUGETLBFS
+	KUNIT_CASE_PARAM(mf_test_get_pfn_truncate_race, mf_store_gen_params),
+#endif
+#ifdef CONFIG_MEMORY_FAILURE
+	/* Last: a page it cannot unpoison stays out of the pool. */
+	KUNIT_CASE_PARAM(mf_test_memory_failure, mf_store_gen_params),
+#endif
 	{}
 };
 
