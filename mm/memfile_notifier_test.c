@@ -137,14 +137,6 @@ static int mf_init(struct kunit *test)
 	return 0;
 }
 
-static void mf_exit(struct kunit *test)
-{
-	struct mf_ctx *ctx = test->priv;
-
-	if (ctx && ctx->file)
-		fput(ctx->file);
-}
-
 /*
  * Close the file now: fput() from a kernel thread defers the release, and
  * the checks after it need the inode evicted.  Every other reference (a
@@ -154,6 +146,15 @@ static void mf_close(struct mf_ctx *ctx)
 {
 	__fput_sync(ctx->file);
 	ctx->file = NULL;
+}
+
+/* Synchronously too: the next case measures the pool it starts from. */
+static void mf_exit(struct kunit *test)
+{
+	struct mf_ctx *ctx = test->priv;
+
+	if (ctx && ctx->file)
+		mf_close(ctx);
 }
 
 /* A hugetlb store's pool is as it was before the file was made. */
@@ -465,6 +466,8 @@ static void mf_test_owner(struct kunit *test)
 	memfile_unregister_notifier(&anon.notifier);
 	memfile_unregister_notifier(&a.notifier);
 }
+
+/*
  * Truncation removes what fallocate(FALLOC_FL_KEEP_SIZE) allocated past EOF
  * too, and must say so.
  */

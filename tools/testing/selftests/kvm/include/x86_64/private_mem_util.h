@@ -25,8 +25,8 @@
 #define F_SEAL_AUTO_ALLOCATE	0x0040
 #endif
 
-/* What the guest does next; 0 does nothing. */
-enum { PM_WRITE = 1, PM_CHECK, PM_CHECK_ZERO };
+/* What the guest does next; 0 does nothing.  PM_READ reads, checks nothing. */
+enum { PM_WRITE = 1, PM_CHECK, PM_CHECK_ZERO, PM_READ };
 
 static struct {
 	uint64_t op;
@@ -68,6 +68,9 @@ static inline void pm_guest_code(void)
 				__GUEST_ASSERT(!READ_ONCE(*p),
 					       "gpa 0x%lx: 0x%lx, want 0",
 					       gpa + i, *p);
+				break;
+			case PM_READ:
+				READ_ONCE(*p);
 				break;
 			}
 		}
