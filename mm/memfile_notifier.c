@@ -260,14 +260,17 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 	    (flags & ~MEMFILE_F_ALLOWED_MASK))
 		return -EINVAL;
 
+	/*
+	 * The store list never changes after boot: look up without locks,
+	 * so that no other file system's i_rwsem is ever taken here.
+	 */
+	bs = memfile_lookup(file, &node);
+	if (!bs)
+		return -EINVAL;
+
 	/* Not between an invalidate and its invalidate_end: see above. */
 	inode_lock(file_inode(file));
 	mutex_lock(&memfile_lock);
-	bs = memfile_lookup(file, &node);
-	if (!bs) {
-		ret = -EINVAL;
-		goto out;
-	}
 	if (flags & ~bs->flags) {
 		ret = -EOPNOTSUPP;
 		goto out;

@@ -56,23 +56,25 @@ static atomic64_t kvm_memfile_owner_seq = ATOMIC64_INIT(0);
 #ifdef CONFIG_KVM_MEMFILE_RACE_TEST
 /*
  * Test hook: milliseconds to sleep in the windows that races between
- * binding and invalidation go through (after a bind registered on the file,
- * before its memslot is installed; in an invalidation, before it takes
- * effect), so that tests can make those races happen on purpose.
+ * memslot changes and invalidation go through (after a bind registered on
+ * the file, before its memslot is installed; in an invalidation, before it
+ * takes effect; twice as long in a deletion, after the memslot was made
+ * invalid and before its mappings are zapped), so that tests can make those
+ * races happen on purpose.
  */
 static unsigned int memfile_race_delay_ms;
 module_param(memfile_race_delay_ms, uint, 0644);
 
-static void kvm_memfile_race_delay(void)
+/**
+ * kvm_memfile_race_delay - sleep in a race window, for tests
+ * @times: how many times the configured delay
+ */
+void kvm_memfile_race_delay(unsigned int times)
 {
 	unsigned int ms = READ_ONCE(memfile_race_delay_ms);
 
 	if (ms)
-		msleep(ms);
-}
-#else
-static inline void kvm_memfile_race_delay(void)
-{
+		msleep(ms * times);
 }
 #endif
 
@@ -104,17 +106,22 @@ static bool kvm_memfile_gfn_range(struct kvm_memfile *mf, pgoff_t start,
 }
 
 /*
- * Whether @mf's memslot is the VM's memslot of its id, i.e. installed and
- * not being deleted or replaced (deletion swaps in a copy first, and zaps
- * the memslot's mappings itself).  Before, the memslot has no mappings and
- * maybe no arch metadata (rmaps) yet: a bind comes before the install.
+ * Whether @mf's memslot may have mappings: it is the VM's memslot of its
+ * id, or it is being deleted and the VM's memslot of its id is the invalid
+ * copy deletion puts in its place (which shares its arch metadata) until it
+ * has zapped the memslot's mappings.  A memslot not installed yet has no
+ * mappings and maybe no arch metadata (rmaps): a bind comes before the
+ * install, and creating a memslot needs its id free, so an invalid memslot
+ * of the id can only be the copy of this one.
  */
 static bool kvm_memfile_slot_live(struct kvm_memfile *mf)
 {
 	struct kvm_memory_slot *slot = mf->slot;
 	struct kvm *kvm = mf->kvm;
+	struct kvm_memory_slot *s;
 
-	return id_to_memslot(__kvm_memslots(kvm, slot->as_id), slot->id) == slot;
+	s = id_to_memslot(__kvm_memslots(kvm, slot->as_id), slot->id);
+	return s == slot || (s && (s->flags & KVM_MEMSLOT_INVALID));
 }
 
 /*
@@ -140,7 +147,7 @@ static void kvm_memfile_invalidate(struct memfile_notifier *notifier,
 	if (!kvm_memfile_gfn_range(mf, start, end, &range))
 		return;
 
-	kvm_memfile_race_delay();
+	kvm_memfile_race_delay(1);
 	idx = srcu_read_lock(&kvm->srcu);
 	KVM_MMU_LOCK(kvm);
 	kvm_mmu_invalidate_begin(kvm);
@@ -246,7 +253,7 @@ int kvm_memfile_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 		kfree(mf);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
-	kvm_memfile_race_delay();
+	kvm_memfile_race_delay(1);
 
 	/* The memslot is not visible yet: the fault path sees it bound. */
 	slot->gmem.pgoff = start;

@@ -12,9 +12,15 @@
  *   punch, not what the freed page held.  (On hugetlbfs get_pfn waits for
  *   the punch, so the guest cannot map the page in the window; on shmem it
  *   can, and only KVM's invalidation keeps the mapping from outliving it.)
+ * - A memslot deleted while a punch of its range runs (made invalid, its
+ *   mappings not zapped yet) must not keep mappings of the pages the punch
+ *   frees: the guest must not read them before the deletion's own zap.
  * - A bind while a punch is between invalidate and invalidate_end must not
  *   see only the end of it (KVM would take its invalidation count below zero
  *   and mark the VM bugged).
+ *
+ * The hook sleeps where the windows are today: the tests catch these races
+ * as long as the hook stays at the place the code under test can race at.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +200,47 @@ TEST_F_TIMEOUT(race, install_during_punch, RACE_TIMEOUT)
 
 	/* The page is gone from the file: no mapping may still reach it. */
 	pm_guest_do(self->vcpu, PM_CHECK_ZERO, DATA_GPA, SZ_2M, 0);
+}
+
+/*
+ * The memslot is being deleted (made invalid, its mappings still there:
+ * deletion sleeps twice the delay before it zaps them) when a punch of its
+ * range invalidates it.  After the punch, while the deletion still sleeps,
+ * the guest must not reach the punched pages: its access either waits for
+ * the deletion and fails (no memslot) or reads zeroes, never the data.
+ */
+TEST_F_TIMEOUT(race, delete_during_punch, RACE_TIMEOUT)
+{
+	struct slot_op del = {
+		.vm = self->vm, .fd = self->fd, .slot = DATA_SLOT,
+		.gpa = DATA_GPA, .size = 0, .hva = self->hva,
+	};
+	struct punch_op punch = { .fd = self->fd, .len = SZ_2M };
+	pthread_t a, b;
+	int r;
+
+	pm_guest_do(self->vcpu, PM_WRITE, DATA_GPA, SZ_2M, SECRET);
+	ASSERT_EQ(set_delay(DELAY_MS), 0);
+	ASSERT_EQ(pthread_create(&a, NULL, slot_thread, &del), 0);
+	/* The memslot is invalid now, its mappings not yet zapped. */
+	usleep(DELAY_MS * 300);
+	ASSERT_EQ(pthread_create(&b, NULL, punch_thread, &punch), 0);
+	ASSERT_EQ(pthread_join(b, NULL), 0);
+	ASSERT_EQ(punch.ret, 0);
+	/* The pages are freed; the deletion sleeps still. */
+	r = pm_guest_do_ret(self->vcpu, PM_CHECK_ZERO, DATA_GPA, SZ_2M, 0);
+	TH_LOG("guest access during the deletion: %d (%s)", r,
+	       r ? strerror(-r) : "read zeroes");
+	EXPECT_TRUE(r == 0 || r == -EFAULT);
+	ASSERT_EQ(pthread_join(a, NULL), 0);
+	ASSERT_EQ(del.ret, 0) TH_LOG("deleting the memslot: %s",
+				     strerror(del.err));
+	ASSERT_EQ(set_delay(0), 0);
+	/* Back as kvm_util made it, for the teardown. */
+	ASSERT_EQ(__vm_set_user_memory_region2(self->vm, DATA_SLOT,
+					       KVM_MEM_GUEST_MEMFD, DATA_GPA,
+					       DATA_SIZE, self->hva, self->fd,
+					       0), 0);
 }
 
 /*
