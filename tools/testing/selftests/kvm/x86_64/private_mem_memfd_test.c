@@ -161,33 +161,12 @@ static void __create_vm(struct _test_data_memfd *self,
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
 	uint64_t size = l->size ? l->size : variant->size;
-	struct userspace_mem_region *region;
-	uint8_t *hva;
 
 	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu, 64,
 						   pm_guest_code);
-	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
-		   variant->size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd, 0);
-	/*
-	 * Same slot, same fd, laid out as asked: delete and add again.  The
-	 * library unmaps its own mapping at the end; this one goes with the
-	 * test's process.
-	 */
-	region = memslot2region(self->vm, DATA_SLOT);
-	hva = mmap(NULL, size + SZ_1G + l->hva_off, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	TEST_ASSERT(hva != MAP_FAILED, "mmap() failed");
-	hva = (uint8_t *)align_ptr_up(hva, SZ_1G) + l->hva_off;
-	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
-				   DATA_GPA, 0, NULL, self->fd, 0);
-	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
-				   DATA_GPA + l->gpa_off, size, hva, self->fd,
-				   l->file_off);
-	region->host_mem = hva;
-	region->region.userspace_addr = (uintptr_t)hva;
-	region->region.guest_phys_addr = DATA_GPA + l->gpa_off;
-	region->region.memory_size = size;
-	region->region.guest_memfd_offset = l->file_off;
+	__vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA + l->gpa_off,
+		     DATA_SLOT, size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd,
+		     l->file_off, SZ_1G, l->hva_off);
 
 	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
 	pm_guest_start(self->vcpu);
