@@ -29,9 +29,6 @@
 #include "processor.h"
 #include "test_util.h"
 #include "../kselftest_harness.h"
-#ifndef KVM_CAP_INACCESSIBLE_MEMFD
-#define KVM_CAP_INACCESSIBLE_MEMFD	4096
-#endif
 
 /* 1G rows under emulation, on debug kernels, take more than 30 s. */
 #define PM_TIMEOUT	180

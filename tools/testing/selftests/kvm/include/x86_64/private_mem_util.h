@@ -10,20 +10,28 @@
 #define SELFTEST_KVM_PRIVATE_MEM_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+#include <linux/sizes.h>
 
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
 
-#ifndef MFD_INACCESSIBLE
-#define MFD_INACCESSIBLE	0x0020U
-#endif
-#ifndef F_SEAL_AUTO_ALLOCATE
+/*
+ * F_SEAL_AUTO_ALLOCATE is in <linux/fcntl.h>, which cannot be included
+ * together with the C library's <fcntl.h> (struct flock and f_owner_ex are
+ * defined by both), so it is spelled out here as upstream's memfd selftests
+ * do for F_SEAL_EXEC.  MFD_INACCESSIBLE comes from <linux/memfd.h>.
+ */
 #define F_SEAL_AUTO_ALLOCATE	0x0040
-#endif
 
 /* What the guest does next; 0 does nothing.  PM_READ reads, checks nothing. */
 enum { PM_WRITE = 1, PM_CHECK, PM_CHECK_ZERO, PM_READ };
