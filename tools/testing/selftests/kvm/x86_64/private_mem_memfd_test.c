@@ -3,11 +3,11 @@
  * Inaccessible memfds (shmem, hugetlbfs 2M and 1G) as the private memory of
  * KVM memslots: the memfd counterpart of guest_memfd_test.
  *
- * Binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the v7
- * forms; private mappings at the level of the backing page (KVM stats), and
- * never a large mapping across a range that mixes private and shared; punch
- * hole and truncate while the guest runs; and the hugetlb pool back where it
- * was when the VM and the memfd go away.
+ * Binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the
+ * legacy uAPI forms; private mappings at the level of the backing page (KVM
+ * stats), and never a large mapping across a range that mixes private and
+ * shared; punch hole and truncate while the guest runs; and the hugetlb
+ * pool back where it was when the VM and the memfd go away.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -302,8 +302,13 @@ TEST_F_TIMEOUT(memfd, bind_rules, PM_TIMEOUT)
 	munmap(hva, 2 * size);
 }
 
-/* The v7 forms: KVM_SET_USER_MEMORY_REGION + ext, (UN)REG_REGION. */
-TEST_F_TIMEOUT(memfd, v7_forms, PM_TIMEOUT)
+/*
+ * The legacy uAPI forms: the legacy extended form of
+ * KVM_SET_USER_MEMORY_REGION (KVM_MEM_PRIVATE, struct
+ * kvm_userspace_memory_region_ext) and the KVM_MEMORY_ENCRYPT_(UN)REG_REGION
+ * conversion aliases.
+ */
+TEST_F_TIMEOUT(memfd, legacy_uapi_forms, PM_TIMEOUT)
 {
 	struct kvm_userspace_memory_region_ext ext = {
 		.region = {
