@@ -277,28 +277,32 @@ TEST_F_TIMEOUT(memfd, bind_rules, PM_TIMEOUT)
 	/* None of that left state behind: slot 1 binds the whole file. */
 	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
 
-	/* A file range backs one memslot, of any VM, at a time. */
+	/* A file range backs one memslot at a time. */
 	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, size, hva, self->fd, 0), -EEXIST);
 	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, page, hva,
 		       self->fd, size - page), -EEXIST);
-	EXPECT_EQ(bind(vm2, 1, DATA_GPA, page, hva, self->fd, 0), -EEXIST);
+	/* The file belongs to the first VM that bound it. */
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, page, hva, self->fd, 0), -EINVAL);
 
 	/* guest_memfd memslots cannot change; delete frees the range. */
 	EXPECT_EQ(bind(vm, 1, DATA_GPA + size, size, hva, self->fd, 0),
 		  -EINVAL);
 	vm_set_user_memory_region2(vm, 1, KVM_MEM_GUEST_MEMFD, DATA_GPA, 0,
 				   NULL, self->fd, 0);
-	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+	/* Freed, the range is still the first VM's, not another's. */
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), -EINVAL);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
 
 	/* The memslot holds the file: closing the fd changes nothing. */
 	fd = dup(self->fd);
 	close(self->fd);
 	self->fd = fd;
-	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), -EEXIST);
+	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, size, hva, self->fd, 0), -EEXIST);
 
-	kvm_vm_free(vm2);
-	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+	/* Not even once the first VM is gone. */
 	kvm_vm_free(vm);
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), -EINVAL);
+	kvm_vm_free(vm2);
 	munmap(hva, 2 * size);
 }
 
@@ -318,7 +322,6 @@ TEST_F_TIMEOUT(memfd, legacy_uapi_forms, PM_TIMEOUT)
 			.memory_size = variant->size,
 		},
 		.private_offset = 0,
-		.private_fd = self->fd,
 	};
 	struct kvm_enc_region region = {
 		.addr = DATA_GPA,
@@ -336,13 +339,25 @@ TEST_F_TIMEOUT(memfd, legacy_uapi_forms, PM_TIMEOUT)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(hva, MAP_FAILED);
 	ext.region.userspace_addr = (uintptr_t)hva;
+	/*
+	 * A second file: self->fd stays free for create_vm() below, as a file
+	 * belongs to the first VM that binds it.
+	 */
+	ext.private_fd = fd;
 	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
 	/* A range in use is refused the same way as with region2. */
 	ext.region.slot++;
 	ext.region.guest_phys_addr += variant->size;
 	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), -1);
 	EXPECT_EQ(errno, EEXIST);
-	ext.private_fd = fd;
+	/* Deleting the first memslot frees the range for the second. */
+	ext.region.slot--;
+	ext.region.guest_phys_addr -= variant->size;
+	ext.region.memory_size = 0;
+	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
+	ext.region.slot++;
+	ext.region.guest_phys_addr += variant->size;
+	ext.region.memory_size = variant->size;
 	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
 	close(fd);
 	kvm_vm_free(vm);
