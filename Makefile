@@ -18,7 +18,7 @@ EXTRA ?=
 QEMU_TIMEOUT ?= auto
 # QEMU's -accel for the test lists and the stress test: one TCG thread runs
 # both vCPUs (multi-threaded TCG loses nested guests now and then, see
-# README's Reliability).  ACCEL=tcg runs one thread per vCPU.
+# docs/reliability.md).  ACCEL=tcg runs one thread per vCPU.
 ACCEL ?= tcg,thread=single
 
 # make stress-repeat RUNS=n VARIANT=base|debug: the stress test n times in

@@ -1,144 +1,155 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * How KVM maps guest memory, by backing store.
+ * How KVM maps guest memory, by backing store: a demo that checks what it
+ * shows.
  *
  * For each backing, a fresh VM gets one data memslot; its vCPU touches every
  * 4K page once and the program prints the KVM page faults that took and the
- * NPT/EPT mappings KVM installed for it (pages_4k/pages_2m/pages_1g, VM stats
- * before and after the pass).  Rows whose hugetlb pool is too small are
- * skipped with the reason.  Each row also checks the mapping level it must
- * reach, so the program fails when KVM maps smaller than the backing allows.
+ * NPT/EPT mappings KVM installed for it (pages_4k/pages_2m/pages_1g).  A
+ * private hugetlb backing then converts one 4K page to shared and back and
+ * prints the mappings of the mixed huge page and of the page made private
+ * again.  The hugetlb pools are printed before and after each row.
+ *
+ * It fails when KVM maps a backing below its page size, or when a hugetlb
+ * pool does not come back after the VM.  Rows whose pool is too small are
+ * skipped with the reason.
+ *
+ * -b BACKING (repeatable) picks the rows, -s SIZE sets every row's size:
+ * "make run" shows a 2 GiB guest whose RAM is private memory on 1G pages.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <linux/sizes.h>
-
-#include "test_util.h"
 #include "kvm_util.h"
 #include "private_mem_util.h"
 #include "processor.h"
+#include "test_util.h"
 
-#define DATA_SLOT	10
-/* 1G-aligned, so that every backing can be mapped at its largest level. */
-#define DATA_GPA	(4ULL << 30)
-
-struct row {
-	const char *name;
-	enum vm_mem_backing_src_type src;
-	bool private;
+/* The rows without -b, with their sizes: quick under emulation. */
+static const struct {
+	const char *backing;
 	uint64_t size;
-	/* The level every huge page of the row must be mapped at. */
-	int level;
+} default_rows[] = {
+	{ "shared-anon-4K", SZ_256M },
+	{ "shared-hugetlb-2M", SZ_1G },
+	{ "shared-hugetlb-1G", SZ_1G },
+	{ "private-guest_memfd", SZ_256M },
+	{ "private-memfd-shmem", SZ_256M },
+	{ "private-memfd-2M", SZ_256M },
+	{ "private-memfd-1G", SZ_1G },
 };
 
-static void guest_code(uint64_t gva, uint64_t size)
+static void print_pages(const char *what, const uint64_t p[3])
 {
-	uint64_t i;
-
-	GUEST_SYNC(0);
-	for (i = 0; i < size; i += PAGE_SIZE)
-		WRITE_ONCE(*(uint64_t *)(gva + i), i);
-	GUEST_DONE();
-}
-
-static void run_vcpu(struct kvm_vcpu *vcpu, uint64_t want)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	default:
-		TEST_ASSERT(uc.cmd == want, "Wanted ucall %lu, got %lu",
-			    want, uc.cmd);
-	}
+	printf("  %-34s pages_4k %7lu  pages_2m %4lu  pages_1g %lu\n", what,
+	       p[0], p[1], p[2]);
 }
 
 /* Returns false when the row was skipped. */
-static bool run_row(const struct row *r)
+static bool run_row(const struct pm_backing *b, uint64_t size)
 {
-	size_t page = get_backing_src_pagesz(r->src);
-	struct vm_shape shape = VM_SHAPE_DEFAULT;
-	uint64_t npages = r->size / PAGE_SIZE;
-	struct pm_counts before, after;
-	struct kvm_vcpu *vcpu;
-	struct timespec t0, t1;
-	struct kvm_vm *vm;
-	uint64_t d[3], huge;
-	double secs;
+	uint64_t free0 = pm_hugetlb(b->page, "free_hugepages");
+	uint64_t resv0 = pm_hugetlb(b->page, "resv_hugepages");
+	int level = b->page == SZ_1G ? 2 : b->page == SZ_2M ? 1 : 0;
+	const char *skip = pm_backing_unsupported(b, size);
+	struct pm_conversion c;
+	struct pm_counts c0, c1;
+	uint64_t pages[3], off;
+	struct pm_vm s;
+	int i;
 
-	if (page > PAGE_SIZE && pm_hugetlb(page, "free_hugepages") < r->size / page) {
-		printf("%-26s %6luM  SKIP: needs %lu free %zuM huge pages, pool has %lu\n",
-		       r->name, r->size >> 20, r->size / page, page >> 20,
-		       pm_hugetlb(page, "free_hugepages"));
+	printf("\n%s, %lu MiB at GPA 4 GiB", b->name, size >> 20);
+	if (skip) {
+		printf(": SKIP, %s\n", skip);
 		return false;
 	}
-	if (r->private) {
-		if (!(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM))) {
-			printf("%-26s SKIP: no KVM_X86_SW_PROTECTED_VM\n", r->name);
-			return false;
-		}
-		shape.type = KVM_X86_SW_PROTECTED_VM;
+	printf("\n");
+	if (b->page > SZ_4K)
+		pm_print_pool("  pool before");
+
+	pm_vm_create(&s, b, size);
+	pm_read_counts(s.vcpu, &c0);
+	pm_guest_do(s.vcpu, PM_WRITE, PM_DATA_GPA, size, 0x1);
+	pm_read_counts(s.vcpu, &c1);
+	for (i = 0; i < 3; i++)
+		pages[i] = c1.pages[i] - c0.pages[i];
+	printf("  the guest touched each 4K page once: %lu KVM page faults\n",
+	       c1.faults - c0.faults);
+	print_pages("mappings of the data slot:", pages);
+	if (b->page > SZ_4K)
+		pm_print_pool("  pool with the guest running");
+
+	/* Every page of the backing is mapped at its own level. */
+	TEST_ASSERT(pages[level] >= size / b->page,
+		    "%s: %lu mappings of %zuK, want %lu", b->name, pages[level],
+		    b->page >> 10, size / b->page);
+
+	if (b->kind == PM_MEMFD && b->page > SZ_4K) {
+		off = size / 2;
+		pm_convert(&s, off, SZ_4K, &c);
+		printf("  4K at GPA 0x%llx made shared zapped %lu mapping(s)\n",
+		       PM_DATA_GPA + off, c.destroyed);
+		print_pages("while its huge page is mixed:", c.mixed);
+		print_pages("back to private, re-touched:", c.after);
+		TEST_ASSERT(c.after[level] == size / b->page,
+			    "%s: %lu mappings of %zuK after the conversion, want %lu",
+			    b->name, c.after[level], b->page >> 10,
+			    size / b->page);
 	}
+	pm_vm_destroy(&s);
 
-	/*
-	 * The guest maps the data with 2M pages of its own: the level of its
-	 * page tables does not limit the level of KVM's NPT/EPT mappings.
-	 */
-	vm = __vm_create_shape_with_one_vcpu(shape, &vcpu, 64, guest_code);
-	vm_mem_add(vm, r->src, DATA_GPA, DATA_SLOT, npages,
-		   r->private ? KVM_MEM_GUEST_MEMFD : 0, -1, 0);
-	if (r->private)
-		vm_mem_set_private(vm, DATA_GPA, r->size);
-	virt_map_level(vm, DATA_GPA, DATA_GPA, r->size, PG_LEVEL_2M);
-	vcpu_args_set(vcpu, 2, DATA_GPA, r->size);
-
-	run_vcpu(vcpu, UCALL_SYNC);
-	pm_read_counts(vcpu, &before);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	run_vcpu(vcpu, UCALL_DONE);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	pm_read_counts(vcpu, &after);
-	kvm_vm_free(vm);
-
-	d[0] = after.pages[0] - before.pages[0];
-	d[1] = after.pages[1] - before.pages[1];
-	d[2] = after.pages[2] - before.pages[2];
-	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("%-26s %6luM %9lu %9lu %9lu %9lu %9.2fs\n", r->name,
-	       r->size >> 20, after.faults - before.faults, d[0], d[1], d[2],
-	       secs);
-
-	/* Every huge page of the backing must be mapped at its own level. */
-	huge = r->size >> (12 + 9 * (r->level - 1));
-	TEST_ASSERT(d[r->level - 1] >= huge,
-		    "%s: %lu mappings at level %d, want %lu", r->name,
-		    d[r->level - 1], r->level, huge);
+	if (b->page > SZ_4K) {
+		pm_print_pool("  pool after teardown");
+		TEST_ASSERT(pm_hugetlb(b->page, "free_hugepages") == free0 &&
+			    pm_hugetlb(b->page, "resv_hugepages") == resv0,
+			    "%s: the %zuM pool did not come back", b->name,
+			    b->page >> 20);
+	}
 	return true;
 }
 
 int main(int argc, char *argv[])
 {
-	uint64_t small = 256ULL << 20;
-	const struct row rows[] = {
-		{ "shared anonymous 4K", VM_MEM_SRC_ANONYMOUS, false, small, 1 },
-		{ "shared hugetlb 2M", VM_MEM_SRC_ANONYMOUS_HUGETLB_2MB, false, SZ_1G, 2 },
-		{ "shared hugetlb 1G", VM_MEM_SRC_ANONYMOUS_HUGETLB_1GB, false, SZ_1G, 3 },
-		{ "private guest_memfd 4K", VM_MEM_SRC_ANONYMOUS, true, small, 1 },
-	};
-	int i, ran = 0;
+	const struct pm_backing *picked[ARRAY_SIZE(pm_backings)];
+	int opt, i, n = 0, ran = 0;
+	uint64_t size = 0;
 
-	printf("%-26s %7s %9s %9s %9s %9s %10s\n", "backing", "size", "faults",
-	       "pages_4k", "pages_2m", "pages_1g", "populate");
-	for (i = 0; i < ARRAY_SIZE(rows); i++)
-		ran += run_row(&rows[i]);
+	while ((opt = getopt(argc, argv, "b:s:h")) != -1) {
+		switch (opt) {
+		case 'b':
+			TEST_ASSERT(n < ARRAY_SIZE(picked), "too many -b");
+			picked[n] = pm_backing_find(optarg);
+			TEST_ASSERT(picked[n], "no backing %s", optarg);
+			n++;
+			break;
+		case 's':
+			size = pm_parse_size(optarg);
+			TEST_ASSERT(size && !(size % SZ_1G),
+				    "size must be a multiple of 1G");
+			break;
+		default:
+			printf("usage: %s [-b backing]... [-s size]\nbackings:", argv[0]);
+			for (i = 0; i < ARRAY_SIZE(pm_backings); i++)
+				printf(" %s", pm_backings[i].name);
+			printf("\n");
+			exit(opt == 'h' ? 0 : 1);
+		}
+	}
+
+	printf("Each VM has one vCPU and one data memslot; its code, page tables\n"
+	       "and I/O (ucalls) are in a small shared memslot.  Private memory\n"
+	       "in an inaccessible memfd cannot be read, written or mapped by the VMM.\n");
+	if (n) {
+		for (i = 0; i < n; i++)
+			ran += run_row(picked[i], size ? size : SZ_1G);
+	} else {
+		for (i = 0; i < ARRAY_SIZE(default_rows); i++)
+			ran += run_row(pm_backing_find(default_rows[i].backing),
+				       size ? size : default_rows[i].size);
+	}
 	TEST_ASSERT(ran, "no row could run");
+	printf("\nPASS: every backing mapped at its page size%s; pools back\n",
+	       ran > 1 ? "s" : "");
 	return 0;
 }

@@ -3,11 +3,11 @@
  * Inaccessible memfds (shmem, hugetlbfs 2M and 1G) as the private memory of
  * KVM memslots: the memfd counterpart of guest_memfd_test.
  *
- * Binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the v7
- * forms; private mappings at the level of the backing page (KVM stats), and
- * never a large mapping across a range that mixes private and shared; punch
- * hole and truncate while the guest runs; and the hugetlb pool back where it
- * was when the VM and the memfd go away.
+ * Binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the
+ * legacy uAPI forms; private mappings at the level of the backing page (KVM
+ * stats), and never a large mapping across a range that mixes private and
+ * shared; punch hole and truncate while the guest runs; and the hugetlb
+ * pool back where it was when the VM and the memfd go away.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +29,6 @@
 #include "processor.h"
 #include "test_util.h"
 #include "../kselftest_harness.h"
-#ifndef KVM_CAP_INACCESSIBLE_MEMFD
-#define KVM_CAP_INACCESSIBLE_MEMFD	4096
-#endif
 
 /* 1G rows under emulation, on debug kernels, take more than 30 s. */
 #define PM_TIMEOUT	180
@@ -161,33 +158,12 @@ static void __create_vm(struct _test_data_memfd *self,
 		.type = KVM_X86_SW_PROTECTED_VM,
 	};
 	uint64_t size = l->size ? l->size : variant->size;
-	struct userspace_mem_region *region;
-	uint8_t *hva;
 
 	self->vm = __vm_create_shape_with_one_vcpu(shape, &self->vcpu, 64,
 						   pm_guest_code);
-	vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
-		   variant->size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd, 0);
-	/*
-	 * Same slot, same fd, laid out as asked: delete and add again.  The
-	 * library unmaps its own mapping at the end; this one goes with the
-	 * test's process.
-	 */
-	region = memslot2region(self->vm, DATA_SLOT);
-	hva = mmap(NULL, size + SZ_1G + l->hva_off, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	TEST_ASSERT(hva != MAP_FAILED, "mmap() failed");
-	hva = (uint8_t *)align_ptr_up(hva, SZ_1G) + l->hva_off;
-	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
-				   DATA_GPA, 0, NULL, self->fd, 0);
-	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
-				   DATA_GPA + l->gpa_off, size, hva, self->fd,
-				   l->file_off);
-	region->host_mem = hva;
-	region->region.userspace_addr = (uintptr_t)hva;
-	region->region.guest_phys_addr = DATA_GPA + l->gpa_off;
-	region->region.memory_size = size;
-	region->region.guest_memfd_offset = l->file_off;
+	__vm_mem_add(self->vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA + l->gpa_off,
+		     DATA_SLOT, size / PAGE_SIZE, KVM_MEM_GUEST_MEMFD, self->fd,
+		     l->file_off, SZ_1G, l->hva_off);
 
 	virt_map_level(self->vm, DATA_GPA, DATA_GPA, variant->size, PG_LEVEL_2M);
 	pm_guest_start(self->vcpu);
@@ -301,33 +277,42 @@ TEST_F_TIMEOUT(memfd, bind_rules, PM_TIMEOUT)
 	/* None of that left state behind: slot 1 binds the whole file. */
 	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
 
-	/* A file range backs one memslot, of any VM, at a time. */
+	/* A file range backs one memslot at a time. */
 	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, size, hva, self->fd, 0), -EEXIST);
 	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, page, hva,
 		       self->fd, size - page), -EEXIST);
-	EXPECT_EQ(bind(vm2, 1, DATA_GPA, page, hva, self->fd, 0), -EEXIST);
+	/* The file belongs to the first VM that bound it. */
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, page, hva, self->fd, 0), -EINVAL);
 
 	/* guest_memfd memslots cannot change; delete frees the range. */
 	EXPECT_EQ(bind(vm, 1, DATA_GPA + size, size, hva, self->fd, 0),
 		  -EINVAL);
 	vm_set_user_memory_region2(vm, 1, KVM_MEM_GUEST_MEMFD, DATA_GPA, 0,
 				   NULL, self->fd, 0);
-	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+	/* Freed, the range is still the first VM's, not another's. */
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), -EINVAL);
+	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
 
 	/* The memslot holds the file: closing the fd changes nothing. */
 	fd = dup(self->fd);
 	close(self->fd);
 	self->fd = fd;
-	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), -EEXIST);
+	EXPECT_EQ(bind(vm, 2, DATA_GPA + size, size, hva, self->fd, 0), -EEXIST);
 
-	kvm_vm_free(vm2);
-	EXPECT_EQ(bind(vm, 1, DATA_GPA, size, hva, self->fd, 0), 0);
+	/* Not even once the first VM is gone. */
 	kvm_vm_free(vm);
+	EXPECT_EQ(bind(vm2, 1, DATA_GPA, size, hva, self->fd, 0), -EINVAL);
+	kvm_vm_free(vm2);
 	munmap(hva, 2 * size);
 }
 
-/* The v7 forms: KVM_SET_USER_MEMORY_REGION + ext, (UN)REG_REGION. */
-TEST_F_TIMEOUT(memfd, v7_forms, PM_TIMEOUT)
+/*
+ * The legacy uAPI forms: the legacy extended form of
+ * KVM_SET_USER_MEMORY_REGION (KVM_MEM_PRIVATE, struct
+ * kvm_userspace_memory_region_ext) and the KVM_MEMORY_ENCRYPT_(UN)REG_REGION
+ * conversion aliases.
+ */
+TEST_F_TIMEOUT(memfd, legacy_uapi_forms, PM_TIMEOUT)
 {
 	struct kvm_userspace_memory_region_ext ext = {
 		.region = {
@@ -337,7 +322,6 @@ TEST_F_TIMEOUT(memfd, v7_forms, PM_TIMEOUT)
 			.memory_size = variant->size,
 		},
 		.private_offset = 0,
-		.private_fd = self->fd,
 	};
 	struct kvm_enc_region region = {
 		.addr = DATA_GPA,
@@ -355,13 +339,25 @@ TEST_F_TIMEOUT(memfd, v7_forms, PM_TIMEOUT)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(hva, MAP_FAILED);
 	ext.region.userspace_addr = (uintptr_t)hva;
+	/*
+	 * A second file: self->fd stays free for create_vm() below, as a file
+	 * belongs to the first VM that binds it.
+	 */
+	ext.private_fd = fd;
 	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
 	/* A range in use is refused the same way as with region2. */
 	ext.region.slot++;
 	ext.region.guest_phys_addr += variant->size;
 	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), -1);
 	EXPECT_EQ(errno, EEXIST);
-	ext.private_fd = fd;
+	/* Deleting the first memslot frees the range for the second. */
+	ext.region.slot--;
+	ext.region.guest_phys_addr -= variant->size;
+	ext.region.memory_size = 0;
+	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
+	ext.region.slot++;
+	ext.region.guest_phys_addr += variant->size;
+	ext.region.memory_size = variant->size;
 	EXPECT_EQ(ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &ext), 0);
 	close(fd);
 	kvm_vm_free(vm);

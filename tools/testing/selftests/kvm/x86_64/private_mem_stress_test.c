@@ -28,16 +28,13 @@
  * chaos: PM_STRESS_VCPUS=1 runs one vCPU, PM_STRESS_NO_CONVERT=1 and
  * PM_STRESS_NO_PUNCH=1 leave out the converter and the puncher.
  *
- * A vCPU that has not ended its pass STUCK_S seconds after the stop fails
- * the test with what can be seen from outside: each thread's kernel stack,
- * the vCPUs' fault and exit counters, then, kicked out of KVM_RUN by a
- * signal, each vCPU's registers and pending exception.
+ * A thread that has not ended STUCK_S seconds after the stop fails the test
+ * with the vCPUs' exit and fault counters: whether KVM keeps retrying a
+ * fault, or the guest keeps taking exceptions.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,15 +122,12 @@ struct chaos {
 	uint64_t size;
 	uint32_t seed;
 	bool stop;
-	/* Set by the watchdog before it kicks the vCPUs out of KVM_RUN. */
-	bool stuck;
 	uint64_t passes[2];
 	uint64_t memory_faults[2];
 	uint64_t conversions;
 	uint64_t punches;
 	uint64_t fills;
 	struct kvm_vcpu *vcpus[2];
-	pid_t tids[2];
 };
 
 /* A random 4K-aligned range of at most @max bytes inside [0, @size). */
@@ -163,44 +157,6 @@ static void guest_pf_handler(struct ex_regs *regs)
 		   cr2, regs->error_code);
 }
 
-/* Where a vCPU is, and the exception it was taking, for the record. */
-static void report_vcpu(struct kvm_vcpu *vcpu)
-{
-	struct kvm_vcpu_events events;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-	uint8_t *insn;
-
-	vcpu_regs_get(vcpu, &regs);
-	vcpu_sregs_get(vcpu, &sregs);
-	vcpu_events_get(vcpu, &events);
-	ksft_print_msg("vCPU %u: rip %#llx rsp %#llx rflags %#llx cr2 %#llx cr3 %#llx\n",
-		       vcpu->id, regs.rip, regs.rsp, regs.rflags, sregs.cr2,
-		       sregs.cr3);
-	ksft_print_msg("vCPU %u: rax %#llx rbx %#llx rcx %#llx rdx %#llx rsi %#llx rdi %#llx\n",
-		       vcpu->id, regs.rax, regs.rbx, regs.rcx, regs.rdx,
-		       regs.rsi, regs.rdi);
-	ksft_print_msg("vCPU %u: exception %u injected %u pending %u error code 0x%x (valid %u)\n",
-		       vcpu->id, events.exception.nr, events.exception.injected,
-		       events.exception.pending, events.exception.error_code,
-		       events.exception.has_error_code);
-	/* After a shutdown KVM has reset the vCPU: no code to show. */
-	if (!(sregs.cr0 & X86_CR0_PG))
-		return;
-	insn = addr_gva2hva(vcpu->vm, regs.rip);
-	ksft_print_msg("vCPU %u: code at rip %02x %02x %02x %02x %02x %02x %02x %02x\n",
-		       vcpu->id, insn[0], insn[1], insn[2], insn[3], insn[4],
-		       insn[5], insn[6], insn[7]);
-}
-
-/*
- * The watchdog's signal: it only has to make KVM_RUN return -EINTR, so
- * that the vCPU's thread can say where the vCPU is.
- */
-static void kick_handler(int sig)
-{
-}
-
 /*
  * Runs one vCPU's passes until told to stop, and stops only at the end of
  * a pass (the guest's GUEST_SYNC).  An access that raced with a conversion
@@ -213,13 +169,8 @@ static void *vcpu_thread(void *data)
 	struct kvm_vcpu *vcpu = c->vcpus[a->i];
 	struct ucall uc;
 
-	c->tids[a->i] = gettid();
 	for (;;) {
 		if (__vcpu_run(vcpu)) {
-			if (errno == EINTR && READ_ONCE(c->stuck)) {
-				report_vcpu(vcpu);
-				return NULL;
-			}
 			TEST_ASSERT(errno == EFAULT &&
 				    vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT,
 				    "KVM_RUN: %s, exit reason %u", strerror(errno),
@@ -227,10 +178,8 @@ static void *vcpu_thread(void *data)
 			c->memory_faults[a->i]++;
 			continue;
 		}
-		if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN) {
-			report_vcpu(vcpu);
-			TEST_FAIL("vCPU %u shut down", vcpu->id);
-		}
+		TEST_ASSERT(vcpu->run->exit_reason != KVM_EXIT_SHUTDOWN,
+			    "vCPU %u shut down (triple fault)", vcpu->id);
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 		if (get_ucall(vcpu, &uc) == UCALL_ABORT)
 			REPORT_GUEST_ASSERT(uc);
@@ -304,57 +253,29 @@ static uint64_t vcpu_stat(struct vcpu_stats *s, const char *name)
 	return data;
 }
 
-/* Print /proc/self/task/@tid/@what, each line prefixed with @tid. */
-static void print_task_file(const char *tid, const char *what)
-{
-	char path[64], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, what);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		ksft_print_msg("  %s %s: %s%s", tid, what, line,
-			       strchr(line, '\n') ? "" : "\n");
-	fclose(f);
-}
-
 /*
- * A vCPU did not end its pass in time.  Say, twice a second apart, what
- * every thread of the test does in the kernel and how the vCPUs' fault and
- * exit counters move: whether KVM keeps retrying a fault, the guest spins
- * or a thread sleeps on something.
+ * A thread did not end in time: say, twice a second apart, how the vCPUs'
+ * exit and fault counters move.  The stats fds were opened before the
+ * chaos, as KVM_GET_STATS_FD waits for a running vCPU.
  */
-static void report_stuck(struct _test_data_stress *self, struct chaos *c)
+static void report_stuck(struct _test_data_stress *self)
 {
 	static const char * const names[] = {
 		"exits", "pf_taken", "pf_fixed", "pf_spurious", "pf_emulate",
 		"pf_guest",
 	};
-	struct dirent *de;
 	int sample, i, j;
-	DIR *dir;
 
 	for (sample = 0; sample < 2; sample++) {
 		if (sample)
 			sleep(1);
 		for (i = 0; i < self->nr_vcpus; i++) {
-			ksft_print_msg("vCPU %d (thread %d):", i, c->tids[i]);
+			ksft_print_msg("vCPU %d:", i);
 			for (j = 0; j < ARRAY_SIZE(names); j++)
 				printf(" %s %lu", names[j],
 				       vcpu_stat(&self->stats[i], names[j]));
 			printf("\n");
 		}
-		dir = opendir("/proc/self/task");
-		while (dir && (de = readdir(dir))) {
-			if (de->d_name[0] == '.')
-				continue;
-			print_task_file(de->d_name, "wchan");
-			print_task_file(de->d_name, "stack");
-		}
-		if (dir)
-			closedir(dir);
 	}
 }
 
@@ -370,17 +291,15 @@ static void chaos(struct _test_data_stress *self,
 		.vcpus = { self->vcpu[0], self->vcpu[1] },
 	};
 	struct vcpu_arg a[2] = { { &c, 0 }, { &c, 1 } };
-	struct sigaction sa = { .sa_handler = kick_handler };
 	struct timespec deadline;
 	pthread_t t[4];
-	int i, j, n = 0;
+	int i, n = 0;
 
 	pm_cmd.op = PM_WRITE;
 	pm_cmd.gpa = DATA_GPA;
 	pm_cmd.size = variant->size;
 	pm_cmd.pattern = 0xc0 + round;
 	sync_global_to_guest(self->vm, pm_cmd);
-	sigaction(SIGUSR1, &sa, NULL);
 
 	for (i = 0; i < self->nr_vcpus; i++)
 		pthread_create(&t[n++], NULL, vcpu_thread, &a[i]);
@@ -395,21 +314,10 @@ static void chaos(struct _test_data_stress *self,
 	for (i = 0; i < n; i++) {
 		if (!pthread_timedjoin_np(t[i], NULL, &deadline))
 			continue;
-		report_stuck(self, &c);
-		/*
-		 * Kick the vCPUs not joined yet (t[0] to t[nr_vcpus - 1],
-		 * joined in order) out of KVM_RUN: each prints its state.
-		 */
-		WRITE_ONCE(c.stuck, true);
-		for (j = i; j < self->nr_vcpus; j++) {
-			/* In case it is between two KVM_RUNs. */
-			WRITE_ONCE(self->vcpu[j]->run->immediate_exit, 1);
-			pthread_kill(t[j], SIGUSR1);
-		}
-		for (j = i; j < self->nr_vcpus; j++)
-			pthread_join(t[j], NULL);
-		TEST_FAIL("round %d: thread %d still ran %d s after the stop",
-			  round, i, STUCK_S);
+		report_stuck(self);
+		/* The stuck threads go with the test's process. */
+		TEST_FAIL("round %d: %s thread still ran %d s after the stop",
+			  round, i < self->nr_vcpus ? "a vCPU" : "a chaos", STUCK_S);
 	}
 
 	ksft_print_msg("round %d: %lu+%lu vCPU passes, %lu+%lu memory-fault exits,",
