@@ -144,9 +144,12 @@ unsigned long memfile_node_get_flags(struct file *file)
 }
 EXPORT_SYMBOL_GPL(memfile_node_get_flags);
 
-/* Call every notifier's invalidate (@done false) or invalidate_end. */
+/*
+ * Call every notifier's invalidate (@begin), invalidate_end (@done), or
+ * both, one notifier after the other.
+ */
 static void memfile_notify(struct memfile_node *node, pgoff_t start,
-			   pgoff_t end, bool done)
+			   pgoff_t end, bool begin, bool done)
 {
 	struct memfile_notifier *notifier;
 	int idx;
@@ -157,9 +160,9 @@ static void memfile_notify(struct memfile_node *node, pgoff_t start,
 	idx = srcu_read_lock(&memfile_srcu);
 	list_for_each_entry_srcu(notifier, &node->notifiers, list,
 				 srcu_read_lock_held(&memfile_srcu)) {
-		if (!done)
+		if (begin)
 			notifier->ops->invalidate(notifier, start, end);
-		else if (notifier->ops->invalidate_end)
+		if (done && notifier->ops->invalidate_end)
 			notifier->ops->invalidate_end(notifier, start, end);
 	}
 	srcu_read_unlock(&memfile_srcu, idx);
@@ -177,7 +180,7 @@ static void memfile_notify(struct memfile_node *node, pgoff_t start,
 void memfile_notifier_invalidate(struct memfile_node *node,
 				 pgoff_t start, pgoff_t end)
 {
-	memfile_notify(node, start, end, false);
+	memfile_notify(node, start, end, true, false);
 }
 
 /**
@@ -189,7 +192,7 @@ void memfile_notifier_invalidate(struct memfile_node *node,
 void memfile_notifier_invalidate_end(struct memfile_node *node,
 				     pgoff_t start, pgoff_t end)
 {
-	memfile_notify(node, start, end, true);
+	memfile_notify(node, start, end, false, true);
 }
 
 /**
@@ -208,20 +211,7 @@ void memfile_notifier_invalidate_end(struct memfile_node *node,
 void memfile_notifier_invalidate_range(struct memfile_node *node,
 				       pgoff_t start, pgoff_t end)
 {
-	struct memfile_notifier *notifier;
-	int idx;
-
-	if (list_empty_careful(&node->notifiers))
-		return;
-
-	idx = srcu_read_lock(&memfile_srcu);
-	list_for_each_entry_srcu(notifier, &node->notifiers, list,
-				 srcu_read_lock_held(&memfile_srcu)) {
-		notifier->ops->invalidate(notifier, start, end);
-		if (notifier->ops->invalidate_end)
-			notifier->ops->invalidate_end(notifier, start, end);
-	}
-	srcu_read_unlock(&memfile_srcu, idx);
+	memfile_notify(node, start, end, true, true);
 }
 
 /**

@@ -85,6 +85,19 @@ static const struct memfile_notifier_ops mf_ops = {
 	.invalidate_end = mf_invalidate_end,
 };
 
+/* @c got exactly one invalidate and one invalidate_end, of [@start, @end). */
+static void mf_expect_one_pair(struct kunit *test, struct mf_consumer *c,
+			       pgoff_t start, pgoff_t end)
+{
+	KUNIT_EXPECT_EQ(test, c->ninvalidate, 1);
+	KUNIT_EXPECT_EQ(test, c->nend, 1);
+	KUNIT_EXPECT_FALSE(test, c->unpaired);
+	KUNIT_EXPECT_EQ(test, c->start, start);
+	KUNIT_EXPECT_EQ(test, c->end, end);
+	KUNIT_EXPECT_EQ(test, c->end_start, start);
+	KUNIT_EXPECT_EQ(test, c->end_end, end);
+}
+
 static int mf_register(struct mf_consumer *c, struct file *file,
 		       unsigned long flags)
 {
@@ -306,13 +319,7 @@ static void mf_test_punch(struct kunit *test)
 
 	/* Punch folio 1: exactly that range, before and after. */
 	KUNIT_ASSERT_EQ(test, mf_punch(ctx, nr, nr), 0);
-	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
-	KUNIT_EXPECT_EQ(test, c.nend, 1);
-	KUNIT_EXPECT_FALSE(test, c.unpaired);
-	KUNIT_EXPECT_EQ(test, c.start, nr);
-	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
-	KUNIT_EXPECT_EQ(test, c.end_start, nr);
-	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+	mf_expect_one_pair(test, &c, nr, 2 * nr);
 	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, nr);
 
 	/* One PAGE_SIZE page: that page; a huge folio stays, zeroed there. */
@@ -703,13 +710,7 @@ static void mf_test_memory_failure(struct kunit *test)
 		goto out;
 
 	/* Exactly the folio, invalidate and invalidate_end. */
-	KUNIT_EXPECT_EQ(test, c.ninvalidate, 1);
-	KUNIT_EXPECT_EQ(test, c.nend, 1);
-	KUNIT_EXPECT_FALSE(test, c.unpaired);
-	KUNIT_EXPECT_EQ(test, c.start, nr);
-	KUNIT_EXPECT_EQ(test, c.end, 2 * nr);
-	KUNIT_EXPECT_EQ(test, c.end_start, nr);
-	KUNIT_EXPECT_EQ(test, c.end_end, 2 * nr);
+	mf_expect_one_pair(test, &c, nr, 2 * nr);
 
 	/* The poisoned folio stays in the file, refused at every offset. */
 	KUNIT_EXPECT_EQ(test, ctx->file->f_mapping->nrpages, 2 * nr);
