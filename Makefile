@@ -22,8 +22,9 @@ QEMU_TIMEOUT ?= auto
 ACCEL ?= tcg,thread=single
 
 # make stress-repeat RUNS=n VARIANT=base|debug: the stress test n times in
-# one boot, with seeds 1..n (ACCEL=tcg for one TCG thread per vCPU).
+# one boot, with seeds FIRST..n (ACCEL=tcg for one TCG thread per vCPU).
 RUNS ?= 10
+FIRST ?= 1
 VARIANT ?= base
 
 # make run and make bench: 2 GiB guests on 1G pages (one more for the shared
@@ -40,7 +41,7 @@ help:
 	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
 	@echo "make stress       the private memory stress test (harness/stress.list)"
 	@echo "make stress-debug the same on the debug kernel"
-	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test n times, seeds 1..n"
+	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test, seeds FIRST(1)..n"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make tree         assemble build/linux from the base + .patch files + new files"
@@ -101,10 +102,9 @@ stress-debug: kernel-debug $(B)/tests-stress.list
 
 $(B)/tests-stress-repeat.list: FORCE
 	@mkdir -p $(B)
-	@{ echo "kvm/private_mem_stress_test-seed1 900 kvm/x86_64/private_mem_stress_test"; \
-	   for i in $$(seq 2 $(RUNS)); do \
+	@for i in $$(seq $(FIRST) $(RUNS)); do \
 		echo "kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test"; \
-	   done; } > $@
+	done > $@
 
 stress-repeat: $(B)/tests-stress-repeat.list
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug,kernel)
