@@ -43,8 +43,14 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$top/harness/init" "$root/init"
 chmod 755 "$root/init"
 cp "$list" "$root/tests.list"
-# Only the programs the list runs.
-awk '!/^[[:space:]]*(#|$)/ { print $3 }' "$list" | sort -u | while read -r prog; do
+# Only the programs the list runs; a wrapper of harness/guest/ gets the
+# test program it runs too (its first argument with a '/').
+awk '!/^[[:space:]]*(#|$)/ {
+	print $3
+	if ($3 ~ /^guest\//)
+		for (i = 4; i <= NF; i++)
+			if ($i ~ /\//) { print $i; break }
+}' "$list" | sort -u | while read -r prog; do
 	case "$prog" in
 	/extra/*) continue ;;
 	guest/*) src=$top/harness/$prog ;;
