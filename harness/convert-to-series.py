@@ -14,6 +14,7 @@ The steps are committed in build/linux (branch "converted") and written out
 with `git format-patch`, like `make patches` does.
 
     harness/convert-to-series.py [--split FILE] [--out DIR] [--keep-old]
+                                 [--from REV] [--list]
 
 A hunk that no rule claims, a hunk that two rules claim, a rule that claims
 nothing and a "before" text that is never found are errors, with the file,
@@ -82,25 +83,40 @@ class Hunk:
         return "%s: %s\n      %s" % (self.path, head, "\n      ".join(body))
 
 
-def old_layout():
-    """(.patch files, new files), paths relative to TOP."""
-    files = git("ls-files", "--", *KDIRS, cwd=TOP).decode().split("\n")
+def old_layout(rev=None):
+    """(.patch files, new files), paths relative to TOP: in the work tree,
+    or in commit @rev of the project repository."""
+    if rev:
+        files = git("ls-tree", "-r", "--name-only", rev, "--", *KDIRS,
+                    cwd=TOP).decode().split("\n")
+    else:
+        files = git("ls-files", "--", *KDIRS, cwd=TOP).decode().split("\n")
     files = [f for f in files if f]
     return ([f for f in files if f.endswith(".patch")],
             [f for f in files if not f.endswith(".patch")])
 
 
-def final_tree(patches, new):
+def old_file(f, rev=None):
+    """(content, mode) of a file of the old layout."""
+    if rev:
+        mode = git("ls-tree", rev, "--", f, cwd=TOP).decode().split()[0]
+        return git("show", "%s:%s" % (rev, f), cwd=TOP), mode
+    path = os.path.join(TOP, f)
+    with open(path, "rb") as fh:
+        return fh.read(), "100755" if os.access(path, os.X_OK) else "100644"
+
+
+def final_tree(patches, new, rev=None):
     idx = os.path.join(LINUX, ".git", "index.convert")
     env = {"GIT_INDEX_FILE": idx}
     if os.path.exists(idx):
         os.unlink(idx)
     git("read-tree", "base", env=env)
     for p in patches:
-        git("apply", "--cached", "-p1", os.path.join(TOP, p), env=env)
+        git("apply", "--cached", "-p1", "-", inp=old_file(p, rev)[0], env=env)
     for f in new:
-        blob = git("hash-object", "-w", os.path.join(TOP, f)).decode().strip()
-        mode = "100755" if os.access(os.path.join(TOP, f), os.X_OK) else "100644"
+        data, mode = old_file(f, rev)
+        blob = git("hash-object", "-w", "--stdin", inp=data).decode().strip()
         git("update-index", "--add", "--cacheinfo", "%s,%s,%s" % (mode, blob, f),
             env=env)
     tree = git("write-tree", env=env).decode().strip()
@@ -217,23 +233,26 @@ def main():
                                                     "convert-split-linux.py"))
     ap.add_argument("--out", default=os.path.join(TOP, "patches", "linux"))
     ap.add_argument("--keep-old", action="store_true")
+    ap.add_argument("--from", dest="rev", metavar="REV",
+                    help="read the old layout from commit REV of this "
+                    "repository instead of the work tree (implies --keep-old)")
     ap.add_argument("--list", action="store_true",
                     help="print the hunks to be claimed and stop")
     a = ap.parse_args()
 
-    if not os.path.isdir(os.path.join(LINUX, ".git")):
-        die("no build/linux: run 'make tree' first (it unpacks the base)")
+    if subprocess.run([os.path.join(TOP, "harness", "tree.sh"), "base"]).returncode:
+        die("cannot unpack the base into build/linux")
     ns = {"Patch": Patch}
     with open(a.split) as f:
         exec(compile(f.read(), a.split, "exec"), ns)
     patches = ns["PATCHES"]
     split = os.path.relpath(a.split, TOP)
 
-    old_patches, new_files = old_layout()
+    old_patches, new_files = old_layout(a.rev)
     if not old_patches and not new_files:
         die("the repository has no .patch file and no new file: "
             "nothing to convert")
-    final = final_tree(old_patches, new_files)
+    final = final_tree(old_patches, new_files, a.rev)
     hunks, modes = hunks_of(final)
     if a.list:
         for h in hunks:
@@ -304,7 +323,7 @@ def main():
     if os.path.exists(os.path.join(a.out, "series")):
         os.unlink(os.path.join(a.out, "series"))
     r = subprocess.run([os.path.join(TOP, "harness", "tree.sh"), "export",
-                        "converted"])
+                        "converted"], env=dict(os.environ, PATCH_DIR=a.out))
     if r.returncode:
         die("export failed")
     # Section comments of the split description go into the series file.
@@ -322,7 +341,7 @@ def main():
         f.write("\n".join(out) + "\n")
     print("  CONVERT %d patches written to %s" % (len(patches),
                                                   os.path.relpath(a.out, TOP)))
-    if not a.keep_old:
+    if not a.keep_old and not a.rev:
         subprocess.run(["git", "-C", TOP, "rm", "-q", "--"] + old_patches +
                        new_files, check=True)
         print("  CONVERT old layout removed (git rm): %d .patch files, "

@@ -10,6 +10,7 @@
 #   tree.sh series        the series for posting, with a cover letter, in
 #                         build/series/ (author and Signed-off-by: yours)
 #   tree.sh export REF    write base..REF to patches/linux/ (used by patches)
+#   tree.sh base          only unpack the base (used by convert-to-series.py)
 #
 # build/linux is a git repository: tag "base" is the pristine source, branch
 # "work" has one commit per patch of the series.  Commits are made with fixed
@@ -34,7 +35,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/BASE"
 linux=$top/build/linux
-pdir=$top/patches/linux
+pdir=${PATCH_DIR:-$top/patches/linux}
 ident_name="kvm-hugetlb-private build"
 ident_email="build@localhost"
 fixed_date="1970-01-01T00:00:00Z"
@@ -109,7 +110,7 @@ cmd_tree() {
 	# the work tree; then move work there, which rewrites only what differs.
 	[ -f "$pdir/series" ] || die "patches/linux/series missing"
 	local p n=0 parent tree
-	idx=$linux/.git/index.assemble
+	idx=$linux/.git/index.assemble.$$
 	tmp=$(mktemp -d)
 	trap 'rm -rf "${tmp:-}"; rm -f "${idx:-}"' EXIT
 	rm -f "$idx"
@@ -201,7 +202,7 @@ cmd_export() {
 	    out.append(f)
 	open(old, "w").write("\n".join(out).rstrip("\n") + "\n")
 	EOF
-	say "$(ls "$tmp" | wc -l) patches written to patches/linux/"
+	say "$(ls "$tmp" | wc -l) patches written to ${pdir#$top/}/"
 }
 
 cmd_patches() {
@@ -259,10 +260,17 @@ cmd_series() {
 	ls "$out"
 }
 
+# One tree.sh at a time per build/linux (make -j, or a second shell).
+if [ -d "$linux/.git" ]; then
+	exec 9>"$linux/.git/tree.lock"
+	flock 9
+fi
+
 case "${1:-}" in
 tree) cmd_tree ;;
+base) ensure_base ;;
 patches) cmd_patches ;;
 export) cmd_export "${2:-work}" ;;
 series) cmd_series ;;
-*) die "usage: $0 tree|patches|series|export REF" ;;
+*) die "usage: $0 tree|patches|series|base|export REF" ;;
 esac
