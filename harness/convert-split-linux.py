@@ -264,6 +264,16 @@ Patch(
     subject="hugetlbfs: reserve the pages of an inaccessible file when it grows",
     take=[],
     before=[("fs/hugetlbfs/inode.c",
+             "static bool hugetlbfs_inaccessible(struct inode *inode)\n"
+             "{\n"
+             "#ifdef CONFIG_MEMFILE_NOTIFIER\n"
+             "\treturn HUGETLBFS_I(inode)->memfile_node.flags &\n"
+             "\t       MEMFILE_F_USER_INACCESSIBLE;\n"
+             "#else\n"
+             "\treturn false;\n"
+             "#endif\n"
+             "}\n\n", ""),
+            ("fs/hugetlbfs/inode.c",
              "\t\t/*\n"
              "\t\t * Private memory of a guest must not fail a fault for lack of\n"
              "\t\t * huge pages: an inaccessible file reserves its pages when it\n"

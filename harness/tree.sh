@@ -241,7 +241,8 @@ cmd_series() {
 	tip=$parent
 	g update-ref refs/series/posted "$tip"
 	rm -rf "$out" && mkdir -p "$out"
-	g -c format.signOff=false format-patch -q --cover-letter --thread=shallow \
+	g -c user.name="$name" -c user.email="$email" -c format.signOff=false \
+		format-patch -q --cover-letter --thread=shallow \
 		--no-signature -o "$out" "base..$tip" >/dev/null
 	# The cover letter from patches/linux/cover-letter.txt: its first line is
 	# the subject, the rest the text above format-patch's shortlog.
