@@ -76,11 +76,6 @@ Patch(
     section="mm: the memfile_notifier contract",
     subject="mm: add AS_UNMOVABLE for mappings whose folios must not move",
     take=[("include/linux/pagemap.h", None), ("mm/migrate.c", None)],
-    before=[("fs/hugetlbfs/inode.c",
-             "\t/* Pages of an unmovable (inaccessible) file are never migrated. */\n"
-             "\tif (!mapping_unmovable(mapping))\n"
-             "\t\tfolio_set_hugetlb_migratable(folio);\n",
-             "\tfolio_set_hugetlb_migratable(folio);\n")],
     body="""
 A consumer that maps the pfns of a file's pages where no rmap walk or
 mmu_notifier reaches them, such as KVM mapping guest private memory
@@ -92,9 +87,7 @@ read/write access", which says more than such a consumer needs.
 Add AS_UNMOVABLE, set with mapping_set_unmovable() (which also makes the
 mapping unevictable, as mapping_set_inaccessible() does), tested with
 mapping_unmovable(), and make move_to_new_folio() refuse to migrate
-folios of such mappings with -EOPNOTSUPP.  hugetlbfs does not mark the
-folios of an unmovable file migratable in the first place, so that
-isolation for migration skips them.
+folios of such mappings with -EOPNOTSUPP.
 """),
 Patch(
     subject="mm: introduce memfile_notifier",
@@ -190,6 +183,8 @@ Patch(
     take=[("include/uapi/linux/fcntl.h", None),
           ("tools/perf/trace/beauty/include/uapi/linux/fcntl.h", None),
           ("mm/memfd.c", r"SEAL_AUTO_ALLOCATE"),
+          ("mm/memfd.c", r"^-\t\tstruct hstate \*h = hstate_file\(memfd\);"),
+          ("mm/khugepaged.c", None),
           ("mm/shmem.c", r"F_SEAL_AUTO_ALLOCATE"),
           ("mm/hugetlb.c", None)],
     body="""
@@ -202,9 +197,20 @@ or by a device model touching a stale address, silently allocates the
 page again, and with hugetlb takes a huge page from the pool.
 
 Add F_SEAL_AUTO_ALLOCATE: on a file sealed so, only fallocate() fills
-holes.  shmem_get_folio_gfp() fails other allocations with -EPERM (a
-write returns it, a fault gets SIGBUS), and hugetlb_no_page() fails
-faults of shared mappings of hugetlbfs files with VM_FAULT_SIGBUS.
+holes.  Every other way a page gets into a hole fails:
+
+ - shmem_get_folio_gfp() fails allocations with -EPERM (a write returns
+   it, a fault gets SIGBUS), and hugetlb_no_page() fails faults of shared
+   mappings of hugetlbfs files with VM_FAULT_SIGBUS; a missing fault in a
+   userfaultfd range still goes to its handler first, which can
+   fallocate() the page;
+ - UFFDIO_COPY (and UFFDIO_ZEROPAGE on shmem) fail with -EPERM, or with
+   -EEXIST as before when the page is there;
+ - memfd_alloc_folio() (memfd_pin_folios(), udmabuf) fails with -EPERM on
+   hugetlbfs, as shmem_get_folio_gfp() does on shmem;
+ - khugepaged does not collapse a range of such a file that has holes
+   into a huge page.
+
 Pages that are already in the file are used as before.
 
 The value is 0x0040, the next free F_SEAL_* bit; the tools/perf copy of
@@ -230,13 +236,25 @@ as guest private memory:
  - truncation and hole punch, the only ways pages leave a file that can
    have consumers (a notifier pins the file), are bracketed by
    invalidate/invalidate_end.  Truncation covers the pages that
-   fallocate(FALLOC_FL_KEEP_SIZE) placed beyond the end of the file.
+   fallocate(FALLOC_FL_KEEP_SIZE) placed beyond the end of the file;
+ - memory failure of a page calls invalidate_range over its folio from
+   shmem_error_remove_folio(): the folio stays in the page cache,
+   poisoned, and consumers must drop their mappings of it.
 
 The store needs CONFIG_TMPFS, as memfd_create() does.
 """),
 Patch(
     subject="hugetlbfs: back memfile_notifier and inaccessible memfds",
     take=[("include/linux/hugetlb.h", None), ("fs/hugetlbfs/inode.c", None)],
+    before=[("fs/hugetlbfs/inode.c",
+             "\t/*\n"
+             "\t * Migratable also for an unmovable (inaccessible) file, whose folios\n"
+             "\t * move_to_new_folio() refuses to migrate: memory_failure() ignores\n"
+             "\t * an in-use huge page that is not marked so, and would never call\n"
+             "\t * hugetlbfs_error_remove_folio() for it.\n"
+             "\t */\n"
+             "\tfolio_set_hugetlb_migratable(folio);\n",
+             "\tfolio_set_hugetlb_migratable(folio);\n")],
     body="""
 Make hugetlbfs a memfile_notifier backing store: an inaccessible
 hugetlbfs memfd gives its consumer 2M and 1G pages with their order, so
@@ -249,13 +267,22 @@ and take it from the hugetlb pool reserved at boot.
    for any hugetlbfs file);
  - get_pfn() uses hugetlbfs_get_folio(), under the hugetlb fault mutex of
    the index, so it serialises against faults and hole punch like
-   fallocate() does; it returns the subpage at the offset and the order
-   of the huge page, refuses offsets past EOF with -EINVAL and hwpoisoned
-   pages with -EHWPOISON.  Huge pages are never split;
+   fallocate() does, and holds i_rwsem shared, so that truncation cannot
+   run between the size check and the insertion of a new folio (which
+   would leave a folio past EOF and return its reservation twice); it
+   returns the subpage at the offset and the order of the huge page,
+   refuses offsets past EOF with -EINVAL and hwpoisoned pages with
+   -EHWPOISON.  Huge pages are never split;
  - hole punch and truncation call invalidate before and invalidate_end
    after the pages leave, with i_rwsem held and without i_mmap_rwsem,
    over the byte range rounded out to pages: partial huge pages are
-   zeroed, so their consumers must drop them too.
+   zeroed, so their consumers must drop them too.  Truncation covers
+   the folios fallocate(FALLOC_FL_KEEP_SIZE) put past the old size;
+ - memory failure of a page calls invalidate_range over its folio from
+   hugetlbfs_error_remove_folio(), since consumers map it where no rmap
+   reaches.  Folios of inaccessible files stay marked migratable
+   (move_to_new_folio() refuses them anyway) because memory_failure()
+   ignores an in-use huge page that is not, and would never call it.
 
 SysV shm files are hugetlbfs inodes with other file operations; they are
 not memfiles.
@@ -327,8 +354,13 @@ huge pages included.
 
 Add a KUnit suite with an in-kernel consumer of inaccessible memfds on
 shmem and on hugetlbfs with 2M and 1G pages (skipped when the pool has
-none), created with memfd_alloc_file().  CONFIG_MEMFILE_NOTIFIER_KUNIT_TEST
-selects MEMFILE_NOTIFIER, so the suite also builds the core without KVM.
+none), created with memfd_alloc_file().  Besides the orders and
+ranges, it checks that truncation also reports what
+fallocate(FALLOC_FL_KEEP_SIZE) put past EOF, that get_pfn() racing with
+truncation leaves no page past EOF and the pool exact, and that a
+(simulated) memory failure makes the consumer drop the folio and
+get_pfn() refuse it.  CONFIG_MEMFILE_NOTIFIER_KUNIT_TEST selects
+MEMFILE_NOTIFIER, so the suite also builds the core without KVM.
 """),
 Patch(
     section="KVM",
@@ -442,7 +474,8 @@ on hugetlbfs with 2M and 1G pages: every access path of an inaccessible
 memfd (read, write, mmap, splice, sendfile, copy_file_range, reopening
 through /proc) fails with EPERM, the flag combinations and
 vm.memfd_noexec settings, sizes, fallocate() and hole punch, and
-that F_SEAL_AUTO_ALLOCATE leaves only fallocate() able to fill holes.
+that F_SEAL_AUTO_ALLOCATE leaves only fallocate() able to fill holes,
+also against userfaultfd, udmabuf and MADV_COLLAPSE.
 """),
 Patch(
     subject="KVM: selftests: run private_mem_conversions_test on inaccessible memfds",

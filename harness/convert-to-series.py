@@ -171,7 +171,7 @@ def hunks_of(tree):
 def claim(hunks, patches, split):
     """Give every hunk to one patch: a (path, regex) rule of exactly one
     patch, or else the (path, None) "rest" rule of one patch."""
-    used = {}
+    used, errors = {}, []
     for h in hunks:
         specific, rest = [], []
         for i, p in enumerate(patches):
@@ -185,21 +185,25 @@ def claim(hunks, patches, split):
                     specific.append((i, rule))
         cands = specific or rest
         if not cands:
-            die("no patch of %s claims this hunk (add a rule to one):\n  %s"
-                % (split, h.where()))
+            errors.append("no patch claims this hunk (add a rule to one):\n  %s"
+                          % h.where())
+            continue
         if len(set(i for i, _ in cands)) > 1:
-            die("several patches of %s claim this hunk (make the rules "
-                "narrower):\n  %s\n  claimed by: %s" % (split, h.where(),
-                "; ".join("'%s' %r" % (patches[i].subject, r[1])
-                          for i, r in cands)))
+            errors.append("several patches claim this hunk (make the rules "
+                          "narrower):\n  %s\n  claimed by: %s" % (h.where(),
+                          "; ".join("'%s' %r" % (patches[i].subject, r[1])
+                                    for i, r in cands)))
+            continue
         h.owner = cands[0][0]
         for _, r in cands:
             used[(cands[0][0], r)] = True
     for i, p in enumerate(patches):
         for rule in p.take:
             if (i, rule) not in used:
-                die("rule %r of patch '%s' in %s claims no hunk (stale rule?)"
-                    % (rule, p.subject, split))
+                errors.append("rule %r of patch '%s' claims no hunk (stale "
+                              "rule?)" % (rule, p.subject))
+    if errors:
+        die("%s does not fit the old layout:\n%s" % (split, "\n".join(errors)))
 
 
 def base_lines(path):
