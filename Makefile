@@ -18,12 +18,13 @@ EXTRA ?=
 QEMU_TIMEOUT ?= auto
 # QEMU's -accel for the test lists and the stress test: one TCG thread runs
 # both vCPUs (multi-threaded TCG loses nested guests now and then, see
-# README's Reliability).  ACCEL=tcg runs one thread per vCPU.
+# docs/reliability.md).  ACCEL=tcg runs one thread per vCPU.
 ACCEL ?= tcg,thread=single
 
 # make stress-repeat RUNS=n VARIANT=base|debug: the stress test n times in
-# one boot, with seeds 1..n (ACCEL=tcg for one TCG thread per vCPU).
+# one boot, with seeds FIRST..n (ACCEL=tcg for one TCG thread per vCPU).
 RUNS ?= 10
+FIRST ?= 1
 VARIANT ?= base
 
 # make run and make bench: 2 GiB guests on 1G pages (one more for the shared
@@ -43,7 +44,7 @@ help:
 	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
 	@echo "make stress       the private memory stress test (harness/stress.list)"
 	@echo "make stress-debug the same on the debug kernel"
-	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test n times, seeds 1..n"
+	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test, seeds FIRST(1)..n"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make tree         build/linux: the base + patches/linux/series as commits (branch work)"
@@ -108,10 +109,9 @@ stress-debug: kernel-debug $(B)/tests-stress.list
 
 $(B)/tests-stress-repeat.list: FORCE
 	@mkdir -p $(B)
-	@{ echo "kvm/private_mem_stress_test-seed1 900 kvm/x86_64/private_mem_stress_test"; \
-	   for i in $$(seq 2 $(RUNS)); do \
+	@for i in $$(seq $(FIRST) $(RUNS)); do \
 		echo "kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test"; \
-	   done; } > $@
+	done > $@
 
 stress-repeat: $(B)/tests-stress-repeat.list
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug,kernel)

@@ -13,6 +13,8 @@
 #   before   (path, final_text, earlier_text): in the steps before this
 #            patch, final_text reads earlier_text.  For a line that an
 #            earlier patch's hunk introduces but that belongs to this patch.
+#            final_text may be a compiled regex (re.compile(..., re.S)) for
+#            a long block; it must match once.
 #   section  a comment put before the patch in patches/linux/series
 #   body     the changelog (wrapped at 72 columns)
 
@@ -117,10 +119,20 @@ and hugetlbfs, in the next patches) and a consumer (KVM):
    unreclaimable (unevictable);
  - a consumer registers a memfile_notifier on a file and is called
    before (invalidate) and after (invalidate_end) pages leave it, under
-   SRCU, with the file's i_rwsem held by the store across the pair;
+   SRCU.  The store holds the file's i_rwsem across the pair, and
+   registration and unregistration take it too, so that a notifier
+   gets both calls of a pair or neither: a consumer that counts the
+   invalidations in progress stays balanced.  The store of a file is
+   looked up before i_rwsem is taken, so that a consumer never takes
+   the inode lock of a file that belongs to no store;
+ - a page that must no longer be mapped but stays in the file (memory
+   failure) is reported with memfile_notifier_invalidate_range(): both
+   calls, one consumer after the other, with the folio locked and
+   without i_rwsem;
  - the first nonzero owner that registers on an inaccessible file owns
-   it for the file's lifetime, so that a second VM never reads what a
-   first one left in it;
+   it for the file's lifetime: other owners get -EBUSY, also after the
+   owner unregistered, so that a second VM never reads what a first
+   one left in the file;
  - the file operations every store uses for its inaccessible files,
    which fail with -EPERM.
 
@@ -204,8 +216,9 @@ holes.  Every other way a page gets into a hole fails:
    mappings of hugetlbfs files with VM_FAULT_SIGBUS; a missing fault in a
    userfaultfd range still goes to its handler first, which can
    fallocate() the page;
- - UFFDIO_COPY (and UFFDIO_ZEROPAGE on shmem) fail with -EPERM, or with
-   -EEXIST as before when the page is there;
+ - UFFDIO_COPY (and UFFDIO_ZEROPAGE on shmem) fail with -EPERM, or as
+   before with -EEXIST when the page is there and with -EFAULT beyond
+   the end of the file;
  - memfd_alloc_folio() (memfd_pin_folios(), udmabuf) fails with -EPERM on
    hugetlbfs, as shmem_get_folio_gfp() does on shmem;
  - khugepaged does not collapse a range of such a file that has holes
@@ -235,7 +248,8 @@ as guest private memory:
    folio, so that a consumer may map a THP whole;
  - truncation and hole punch, the only ways pages leave a file that can
    have consumers (a notifier pins the file), are bracketed by
-   invalidate/invalidate_end.  Truncation covers the pages that
+   invalidate/invalidate_end, with i_rwsem held for write across both
+   (lockdep checks it).  Truncation covers the pages that
    fallocate(FALLOC_FL_KEEP_SIZE) placed beyond the end of the file;
  - memory failure of a page calls invalidate_range over its folio from
    shmem_error_remove_folio(): the folio stays in the page cache,
@@ -269,15 +283,19 @@ and take it from the hugetlb pool reserved at boot.
    the index, so it serialises against faults and hole punch like
    fallocate() does, and holds i_rwsem shared, so that truncation cannot
    run between the size check and the insertion of a new folio (which
-   would leave a folio past EOF and return its reservation twice); it
+   would leave a folio past EOF and return its reservation twice).  It
+   waits for i_rwsem killably: a vCPU may wait there behind a long
+   fallocate() of 1G pages.  It
    returns the subpage at the offset and the order of the huge page,
    refuses offsets past EOF with -EINVAL and hwpoisoned pages with
    -EHWPOISON.  Huge pages are never split;
  - hole punch and truncation call invalidate before and invalidate_end
-   after the pages leave, with i_rwsem held and without i_mmap_rwsem,
-   over the byte range rounded out to pages: partial huge pages are
-   zeroed, so their consumers must drop them too.  Truncation covers
-   the folios fallocate(FALLOC_FL_KEEP_SIZE) put past the old size;
+   after the pages leave, with i_rwsem held for write (lockdep checks
+   it) and without i_mmap_rwsem, over the byte range rounded out to
+   pages: partial huge pages are zeroed, so their consumers must drop
+   them too.  Truncation covers the folios fallocate(FALLOC_FL_KEEP_SIZE)
+   put past the old size; it looks for them only in files that have
+   consumers, so that other hugetlbfs files do not pay for the walk;
  - memory failure of a page calls invalidate_range over its folio from
    hugetlbfs_error_remove_folio(), since consumers map it where no rmap
    reaches.  Folios of inaccessible files stay marked migratable
@@ -357,9 +375,11 @@ shmem and on hugetlbfs with 2M and 1G pages (skipped when the pool has
 none), created with memfd_alloc_file().  Besides the orders and
 ranges, it checks that truncation also reports what
 fallocate(FALLOC_FL_KEEP_SIZE) put past EOF, that get_pfn() racing with
-truncation leaves no page past EOF and the pool exact, and that a
-(simulated) memory failure makes the consumer drop the folio and
-get_pfn() refuse it.  CONFIG_MEMFILE_NOTIFIER_KUNIT_TEST selects
+truncation leaves no page past EOF and the pool exact, that a file
+belongs to its first owner, and that a (simulated) memory failure makes
+the consumer drop the folio and get_pfn() refuse it.  Each case closes
+its file synchronously, so that the next one starts from a settled
+hugetlb pool.  CONFIG_MEMFILE_NOTIFIER_KUNIT_TEST selects
 MEMFILE_NOTIFIER, so the suite also builds the core without KVM.
 """),
 Patch(
@@ -377,51 +397,75 @@ Wherever KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_GUEST_MEMFD takes a
 guest_memfd, also take a memfd_create(MFD_INACCESSIBLE) file, on shmem
 or on hugetlbfs with 2M or 1G pages.  The memslot registers a
 memfile_notifier on the file: private faults get the pfn and the order
-of the backing page from the store, so the MMU can map 2M and 1G where
-the range is uniformly private, and punch hole and truncate zap exactly
-the affected gfns under the mmu_invalidate protocol, as mmu_notifier
-invalidations do.
+of the backing page from the store, so that the MMU can map 2M and 1G
+where the range is uniformly private and the gfn and the file offset
+are congruent, and punch hole and truncate zap exactly the affected
+gfns.
 
-A file belongs to one VM, the first that binds it, through
-memfile_notifier's owner (an id never reused): other VMs get -EINVAL,
-also once the first VM is gone, so no guest reads what another left in
-the file.  Unlike a guest_memfd, the file does not pin the VM: the
-bindings are detached when the VM's last reference goes, before the MMU
-is torn down, and freed with their memslots.
+Ownership: a file belongs to one VM, the first that binds it, through
+memfile_notifier's owner (an id per VM, never reused).  Other VMs get
+-EINVAL, also once the first VM is gone, so that no guest reads what
+another left in the file.  The file is claimed at the bind, even when
+the ioctl fails after it.  Within a VM, the ranges of a file that
+memslots bind do not overlap (-EEXIST).
+
+Lifetime: unlike a guest_memfd, the file does not pin the VM.  A
+binding holds the file, not the VM; the bindings are detached, their
+mappings zapped, when the VM's last reference goes, before the MMU is
+torn down, and freed with their memslots.
+
+Locking: kvm->slots_lock (bind, unbind) ranks above the file's i_rwsem
+(held by the store across invalidate and invalidate_end, and taken by
+registration), which ranks above kvm->srcu and kvm->mmu_lock.  An
+invalidation works as an mmu_notifier one does: under mmu_lock it
+marks the range in progress (mmu_invalidate) before it looks the
+memslot up, so that a memslot installed after the lookup cannot map the
+range until invalidate_end and one installed before it is zapped.  A
+memslot being deleted counts as live until the deletion has zapped it,
+so that a punch in between still zaps its mappings before the store
+frees the pages.  The fault path calls get_pfn() under kvm->srcu only.
 
 Only software-protected VMs take such files
 (kvm_arch_has_memfile_private_mem()): SEV-SNP's RMP updates live in the
 guest_memfd prepare and invalidate hooks, which these stores do not run.
-KVM_CAP_INACCESSIBLE_MEMFD (4096, far out of upstream's range on purpose)
-tells userspace.
-
-CONFIG_KVM_MEMFILE_RACE_TEST adds kvm.memfile_race_delay_ms, a delay in
-the windows where binding and invalidation race, so that selftests make
-those races happen; it is off by default and needs DEBUG_KERNEL.
+KVM_CAP_INACCESSIBLE_MEMFD (4096, far out of upstream's range on
+purpose) tells userspace.
 """),
 Patch(
-    subject="KVM: accept the v7 forms of the private memory uAPI",
+    subject="KVM: accept the legacy uAPI forms of private memory",
     take=[("include/uapi/linux/kvm.h", r"KVM_MEM_PRIVATE"),
           ("virt/kvm/kvm_main.c", None),
           ("include/linux/kvm_host.h", r"kvm_vm_set_mem_private"),
-          ("arch/x86/kvm/x86.c", r"The v7 alias")],
+          ("arch/x86/kvm/x86.c", r"The conversion alias")],
+    before=[("include/uapi/linux/kvm.h",
+             " * Out of tree, far above upstream's range: KVM_SET_USER_MEMORY_REGION2 and\n"
+             " * the legacy extended form of KVM_SET_USER_MEMORY_REGION accept\n"
+             " * memfd_create(MFD_INACCESSIBLE) files as guest_memfd, and the\n"
+             " * KVM_MEMORY_ENCRYPT_(UN)REG_REGION conversion aliases convert them.\n",
+             " * Out of tree, far above upstream's range: KVM_SET_USER_MEMORY_REGION2\n"
+             " * accepts memfd_create(MFD_INACCESSIBLE) files as guest_memfd.\n")],
     body="""
-VMMs written against the v7 "fd-based private memory" series (QEMU's
-and others' out-of-tree branches) pass private memory with
+VMMs written against the earlier fd-based private memory proposal,
+out-of-tree QEMU branches among them, pass private memory with
 KVM_SET_USER_MEMORY_REGION, flag KVM_MEM_PRIVATE and a struct
 kvm_userspace_memory_region_ext, and convert ranges with
-KVM_MEMORY_ENCRYPT_REG_REGION (private) and
-KVM_MEMORY_ENCRYPT_UNREG_REGION (shared).  Accept those forms as aliases
-of today's uAPI, so such VMMs run unchanged on inaccessible memfds:
+KVM_MEMORY_ENCRYPT_REG_REGION (to private) and
+KVM_MEMORY_ENCRYPT_UNREG_REGION (to shared).  Accept these legacy uAPI
+forms as aliases of today's uAPI, so that such VMMs run unchanged on
+inaccessible memfds:
 
- - KVM_MEM_PRIVATE is KVM_MEM_GUEST_MEMFD, and with it
+ - the legacy extended form of KVM_SET_USER_MEMORY_REGION:
+   KVM_MEM_PRIVATE is KVM_MEM_GUEST_MEMFD, and with it
    KVM_SET_USER_MEMORY_REGION reads a kvm_userspace_memory_region_ext,
    which has the layout of kvm_userspace_memory_region2 (checked at
    build time);
- - on KVM_X86_SW_PROTECTED_VM, KVM_MEMORY_ENCRYPT_(UN)REG_REGION set or
-   clear KVM_MEMORY_ATTRIBUTE_PRIVATE over the range through
+ - the KVM_MEMORY_ENCRYPT_(UN)REG_REGION conversion aliases: on
+   KVM_X86_SW_PROTECTED_VM they set or clear
+   KVM_MEMORY_ATTRIBUTE_PRIVATE over the range through
    kvm_vm_set_mem_private(), with the checks and errors of
    KVM_SET_MEMORY_ATTRIBUTES.  SEV VMs keep their meaning.
+
+KVM_CAP_INACCESSIBLE_MEMFD says that these forms are there too.
 """),
 Patch(
     section="KVM x86 MMU: keep large private mappings",
@@ -464,7 +508,7 @@ __kvm_mmu_max_mapping_level() for private faults.  Mixed ranges still
 count through disallow_lpage's other bits.
 """),
 Patch(
-    section="Selftests",
+    section="Selftests, with the kvm_util extension and the KVM test hook they need",
     subject="selftests/memfd: add memfd_inaccessible_test",
     take=[("tools/testing/selftests/memfd/Makefile", None),
           ("tools/testing/selftests/memfd/memfd_inaccessible_test.c", None)],
@@ -484,10 +528,30 @@ Patch(
 private_mem_conversions_test converts ranges between private and shared
 while vCPUs check their contents, with guest_memfd as private memory.
 Add -p to choose where private memory lives (guest_memfd, memfd-shmem,
-memfd-hugetlb-2M, memfd-hugetlb-1G), and -7 to use the v7 forms of the
-uAPI (KVM_SET_USER_MEMORY_REGION with KVM_MEM_PRIVATE, and
-KVM_MEMORY_ENCRYPT_(UN)REG_REGION for conversions), so that the same
-test covers inaccessible memfds and the aliases.
+memfd-hugetlb-2M, memfd-hugetlb-1G), and -l to use the legacy uAPI
+forms (the legacy extended form of KVM_SET_USER_MEMORY_REGION with
+KVM_MEM_PRIVATE, and the KVM_MEMORY_ENCRYPT_(UN)REG_REGION conversion
+aliases), so that the same test covers inaccessible memfds and the
+aliases.
+"""),
+Patch(
+    subject="KVM: selftests: let __vm_mem_add() place the host mapping",
+    take=[("tools/testing/selftests/kvm/include/kvm_util.h", None),
+          ("tools/testing/selftests/kvm/lib/kvm_util.c", None)],
+    body="""
+vm_mem_add() maps the host memory of a region at an address it aligns
+for the backing.  A test of private memory must place the shared
+mapping of a memslot misaligned from its GPA on purpose, to check that
+KVM still maps the private memory of the memslot large.  Without
+library support, such a test adds the memslot, deletes it, adds it
+again at the address it wants and rewrites the library's bookkeeping of
+the region by hand.
+
+Add __vm_mem_add(): vm_mem_add() with the host mapping hva_offset bytes
+past an hva_alignment aligned address (0 for the alignment vm_mem_add()
+chooses).  vm_mem_add() calls it with 0 and 0, so that its callers are
+unchanged.  private_mem_memfd_test, in the next patch, is the first
+user.
 """),
 Patch(
     subject="KVM: selftests: add private_mem_memfd_test",
@@ -497,17 +561,23 @@ Patch(
     body="""
 Add the inaccessible memfd counterpart of guest_memfd_test, on shmem and
 on hugetlbfs with 2M and 1G pages: KVM_CAP_INACCESSIBLE_MEMFD, the
-binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the v7
-forms, private mappings at the level of the backing page (from the KVM
-stats), never a large mapping over a range that mixes private and
-shared, recovery after converting back, slot edges, incongruent offsets
-and misaligned hvas, hole punch (whole and partial) and truncation while
-the guest runs, one vCPU converting while another faults, and the
-hugetlb pool back where it was when the VM and the memfd go away.
+binding rules and bad input of KVM_SET_USER_MEMORY_REGION2 and of the
+legacy uAPI forms, the ownership rule (a second VM gets EINVAL for a
+file another VM bound, also after that VM deleted its memslot or went
+away, and the owner binds a freed range again), private mappings at the
+level of the backing page (from the KVM stats), never a large mapping
+over a range that mixes private and shared, recovery after converting
+back, slot edges, incongruent offsets and misaligned hvas, hole punch
+(whole and partial) and truncation while the guest runs, one vCPU
+converting while another faults, and the hugetlb pool back where it was
+when the VM and the memfd go away.
 
 private_mem_util.h has the guest side (touch or check a range on
 command) and the counters (KVM stats, hugetlb pool) that this and the
-following tests share.
+following tests share.  MFD_INACCESSIBLE and KVM_CAP_INACCESSIBLE_MEMFD
+come from the installed uAPI headers; F_SEAL_AUTO_ALLOCATE is spelled
+out, as upstream's memfd selftests spell out F_SEAL_EXEC, because
+<linux/fcntl.h> does not build together with the C library's <fcntl.h>.
 """),
 Patch(
     subject="KVM: selftests: add private memory stress, isolation and bad input tests",
@@ -524,49 +594,117 @@ Three tests of what private memory in inaccessible memfds must withstand:
    one thread converts random ranges and another punches and fills
    holes; then the guest and the host check every page, the mappings
    and the hugetlb pool against a model built from a seed, so that a
-   failing check replays; one round deletes and re-adds the memslot;
+   failing check replays; one round deletes and re-adds the memslot.
+   A guest_memfd variant runs the same stress on upstream's store.  A
+   vCPU still running long after the stop fails the test with its exit
+   and fault counters;
  - private_mem_isolation_test: with private data live in the guest,
    host userspace cannot reach it through the memfd, through the slot's
    shared mapping read by /proc/PID/mem, process_vm_readv() or ptrace(),
-   through KVM once the page is shared again, or through a second VM; a
-   page one VM freed reads as zeroes in the next; an exhausted or shrunk
-   hugetlb pool gives the VMM a clean error;
+   through KVM once the page is shared again, or through a second VM,
+   which cannot bind the file; a page one VM freed reads as zeroes in
+   the next; an exhausted or shrunk hugetlb pool gives the VMM a clean
+   error;
  - private_mem_bad_input_test: hostile arguments to every call this
-   series adds or extends, each with its documented errno, and no state
-   left behind.
+   series adds or extends, one case per variant named after its call,
+   each with its documented errno and no state left behind; VM types
+   that cannot take inaccessible memfds; conversions racing memslot
+   deletion.
+"""),
+Patch(
+    subject="KVM: add a test hook that widens the races of memfile bindings",
+    take=[("virt/kvm/Kconfig", r"KVM_MEMFILE_RACE_TEST"),
+          ("virt/kvm/kvm_mm.h", r"kvm_memfile_race_delay"),
+          ("virt/kvm/kvm_main.c", r"kvm_memfile_race_delay")],
+    before=[("virt/kvm/guest_memfile.c",
+             "#include <linux/delay.h>\n#include <linux/kvm_host.h>\n"
+             "#include <linux/memfile_notifier.h>\n#include <linux/moduleparam.h>\n",
+             "#include <linux/kvm_host.h>\n#include <linux/memfile_notifier.h>\n"),
+            ("virt/kvm/guest_memfile.c",
+             re.compile(r"#ifdef CONFIG_KVM_MEMFILE_RACE_TEST\n.*?\n#endif\n\n", re.S),
+             ""),
+            ("virt/kvm/guest_memfile.c",
+             "\tkvm_memfile_race_delay(1);\n\tidx = srcu_read_lock(&kvm->srcu);\n",
+             "\tidx = srcu_read_lock(&kvm->srcu);\n"),
+            ("virt/kvm/guest_memfile.c",
+             "\tkvm_memfile_race_delay(1);\n\n\t/* The memslot is not visible yet",
+             "\n\t/* The memslot is not visible yet")],
+    body="""
+The races between a memslot change and an invalidation of its
+inaccessible memfd are a few instructions wide: a bind that has
+registered on the file but not installed its memslot yet, an
+invalidation between marking its range and zapping it, and a memslot
+being deleted, made invalid but not zapped yet.  A test cannot hit them
+by chance, so a regression in how they are closed would go unnoticed.
+
+Add CONFIG_KVM_MEMFILE_RACE_TEST (DEBUG_KERNEL only, off by default)
+and with it kvm.memfile_race_delay_ms: milliseconds to sleep in each of
+those windows, twice as long in a deletion, 0 (no delay) by default.
+Without the option, kvm_memfile_race_delay() is an empty inline.
+private_mem_race_test, in the next patch, sets the delay.
 """),
 Patch(
     subject="KVM: selftests: add private_mem_race_test",
     take=[(KVM_ST + "private_mem_race_test.c", None)],
     before=[(KVM_MK, "TEST_GEN_PROGS_x86_64 += x86_64/private_mem_race_test\n", "")],
     body="""
-Races between binding an inaccessible memfd to a memslot and punching a
-hole in it are too narrow to hit by chance.  With
+Races between a memslot change and a hole punch in its inaccessible
+memfd are too narrow to hit by chance.  With
 CONFIG_KVM_MEMFILE_RACE_TEST, kvm.memfile_race_delay_ms widens them;
-this test sets it and checks that a memslot installed while a punch
-invalidates its range keeps no mapping of the freed page (the guest
-reads zeroes), and that a bind in the middle of an invalidation does
-not see only its end (the VM would be marked bugged).  It skips when
-the hook is not built.
+this test sets it and checks, on shmem and on hugetlbfs 2M, that:
+
+ - a memslot installed while a punch invalidates its range keeps no
+   mapping of the freed page (the guest reads zeroes, not what the
+   page held);
+ - a memslot deleted while a punch of its range runs keeps no mapping
+   of the pages the punch frees before the deletion's own zap;
+ - a bind in the middle of an invalidation does not see only its end
+   (KVM would take its invalidation count below zero and mark the VM
+   bugged).
+
+It skips when the hook is not built.
 """),
 Patch(
     subject="KVM: selftests: add private_mem_map_demo and private_mem_bench",
     take=[(KVM_ST + "private_mem_map_demo.c", None),
           (KVM_ST + "private_mem_bench.c", None)],
     before=[(KVM_MK, "TEST_GEN_PROGS_x86_64 += x86_64/private_mem_bench\n", ""),
-            (KVM_MK, "TEST_GEN_PROGS_x86_64 += x86_64/private_mem_map_demo\n", "")],
+            (KVM_MK, "TEST_GEN_PROGS_x86_64 += x86_64/private_mem_map_demo\n", ""),
+            ("tools/testing/selftests/kvm/include/x86_64/private_mem_util.h",
+             " * Helpers of the private memory tests, benchmark and demo: a guest that\n"
+             " * touches or checks a range of its data memory on command, one qword per 4K\n"
+             " * page, the counters they read (KVM stats, the hugetlb pool), and a VM with\n"
+             " * one data memslot on a chosen backing, converted as a VMM does.\n",
+             " * Helpers of the private memory tests: a guest that touches or checks a\n"
+             " * range of its data memory on command, one qword per 4K page, and the\n"
+             " * counters they read (KVM stats, the hugetlb pool).\n"),
+            ("tools/testing/selftests/kvm/include/x86_64/private_mem_util.h",
+             re.compile(r"\n/\*\n \* The benchmark's and the demo's VMs:.*?\n(?=\n#endif /\* SELFTEST_KVM_PRIVATE_MEM_UTIL_H \*/)", re.S),
+             "")],
     body="""
-Show and measure how KVM maps guest memory by backing store:
+Show and measure how KVM maps guest memory, by backing store (shared
+anonymous 4K, shared hugetlb 2M and 1G, upstream guest_memfd, and
+inaccessible memfds on shmem, hugetlb 2M and hugetlb 1G), one VM with
+one data memslot per row:
 
- - private_mem_map_demo: one VM per backing touches every page of a
-   data memslot and prints the page faults and the 4K/2M/1G mappings it
-   took, failing when a backing is mapped below its page size;
- - private_mem_bench: the same rows plus upstream guest_memfd, timing
-   populate and steady state, the latency and the mappings destroyed by
-   4K, 2M and 1G conversions, and the hugetlb memory used per guest
-   byte with a VMM that seals its shared memfd with
-   F_SEAL_AUTO_ALLOCATE; it checks its targets from its own numbers and
-   prints PASS/FAIL.
+ - private_mem_map_demo: the guest touches every page of the memslot
+   and the program prints the page faults and the 4K/2M/1G mappings
+   that took, then, on private hugetlb, converts one 4K page to shared
+   and back and prints the mappings of the mixed huge page and of the
+   page made private again, with the hugetlb pools before and after.
+   It fails when a backing is mapped below its page size or a pool does
+   not come back; -b picks rows and -s sets their size (a 2 GiB guest
+   on 1G pages shows what a private-memory VM gets);
+ - private_mem_bench: the populate time, faults and mappings of every
+   row, the steady state, the latency and the mappings destroyed by 4K,
+   2M and 1G conversions, and the hugetlb memory used per guest byte
+   with a VMM that seals its shared memfd with F_SEAL_AUTO_ALLOCATE,
+   printed as two tables for scripts to read.
+
+private_mem_util.h gets what both share: the backings, a VM with one
+data memslot on one of them (the shared side of a hugetlb memfd sealed
+with F_SEAL_AUTO_ALLOCATE), a conversion round trip as a VMM does it,
+and the pool helpers.
 """),
 Patch(
     section="Documentation",
@@ -596,9 +734,12 @@ Patch(
     take=[("Documentation/virt/kvm/api.rst", None)],
     body="""
 Document, in api.rst, inaccessible memfds as the guest_memfd of
-KVM_SET_USER_MEMORY_REGION2 (binding rules, ownership, large mappings,
-punch hole and truncate), KVM_CAP_INACCESSIBLE_MEMFD, the v7
-KVM_SET_USER_MEMORY_REGION form with KVM_MEM_PRIVATE and the
-KVM_MEMORY_ENCRYPT_(UN)REG_REGION aliases on software-protected VMs.
+KVM_SET_USER_MEMORY_REGION2 (binding rules, ownership: the file is
+claimed at the bind, even when the ioctl fails after it; large
+mappings, punch hole and truncate, errors of the fault path),
+KVM_CAP_INACCESSIBLE_MEMFD, and the legacy uAPI forms on
+software-protected VMs: the legacy extended form of
+KVM_SET_USER_MEMORY_REGION with KVM_MEM_PRIVATE and the
+KVM_MEMORY_ENCRYPT_(UN)REG_REGION conversion aliases.
 """),
 ]

@@ -246,7 +246,7 @@ def main():
 
     if subprocess.run([os.path.join(TOP, "harness", "tree.sh"), "base"]).returncode:
         die("cannot unpack the base into build/linux")
-    ns = {"Patch": Patch}
+    ns = {"Patch": Patch, "re": re}
     with open(a.split) as f:
         exec(compile(f.read(), a.split, "exec"), ns)
     patches = ns["PATCHES"]
@@ -285,12 +285,18 @@ def main():
                 for j, (bpath, final_text, earlier) in befores:
                     if bpath != path or j <= step:
                         continue
-                    n = c.count(final_text)
+                    if isinstance(final_text, re.Pattern):
+                        n = len(final_text.findall(c))
+                    else:
+                        n = c.count(final_text)
                     if n > 1:
                         die("'before' text of patch '%s' occurs %d times in %s"
                             % (patches[j].subject, n, path))
                     if n == 1:
-                        c = c.replace(final_text, earlier)
+                        if isinstance(final_text, re.Pattern):
+                            c = final_text.sub(lambda m: earlier, c)
+                        else:
+                            c = c.replace(final_text, earlier)
                         found[(j, final_text)] = True
             if prev.get(path) == c:
                 continue
@@ -317,7 +323,8 @@ def main():
     for j, (bpath, final_text, _) in befores:
         if (j, final_text) not in found:
             die("'before' text of patch '%s' never found in %s:\n%s"
-                % (patches[j].subject, bpath, final_text))
+                % (patches[j].subject, bpath,
+                   getattr(final_text, "pattern", final_text)))
     if git("rev-parse", parent + "^{tree}").decode().strip() != final:
         die("internal: the last step differs from the final tree")
     git("update-ref", "refs/heads/converted", parent)

@@ -11,7 +11,7 @@
 # whose page tables are intact (seen through the hva and through the NPT
 # alike), and then deadlocks a vCPU thread (QEMU's ptw_setl() slow path, fixed
 # upstream in 9.2).  The stress test hits it within a few runs; QEMU 10.0 does
-# not (README, "Reliability").
+# not (docs/reliability.md).
 #
 # The packages come from the same Debian mirror as this machine's bookworm
 # packages, through apt with a private state directory: nothing on the

@@ -9,7 +9,7 @@
 #
 # QEMU_BIN in the environment picks another QEMU (harness/qemu-newer.sh),
 # QEMU_ACCEL another -accel argument (default tcg: one host thread per vCPU;
-# make test and make stress pass tcg,thread=single, see README's Reliability).
+# make test and make stress pass tcg,thread=single, see docs/reliability.md).
 #
 # Exit status: 0 when every test passed (or skipped) and the kernel said
 # nothing alarming; 1 otherwise.  The last line is "N passed, N failed, N skipped".
@@ -29,8 +29,8 @@ fi
 kernel=$top/build/bzImage-$variant
 initrd=$top/build/initramfs-$variant.cpio.gz
 
-# 1G pages must be asked for first and need -m well above their total (see
-# shared notes: with -m 4G the e820 hole breaks [2G,3G)).
+# 1G pages must be asked for first and need -m well above their total: with
+# -m 4G the e820 hole breaks [2G,3G).
 HUGEPAGES=${HUGEPAGES:-"hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=512"}
 QEMU_MEM=${QEMU_MEM:-6G}
 append="console=ttyS0 panic=-1 loglevel=5 clocksource=tsc tsc=reliable $HUGEPAGES"
