@@ -285,10 +285,9 @@ and take it from the hugetlb pool reserved at boot.
    run between the size check and the insertion of a new folio (which
    would leave a folio past EOF and return its reservation twice).  It
    waits for i_rwsem killably: a vCPU may wait there behind a long
-   fallocate() of 1G pages.  It
-   returns the subpage at the offset and the order of the huge page,
-   refuses offsets past EOF with -EINVAL and hwpoisoned pages with
-   -EHWPOISON.  Huge pages are never split;
+   fallocate() of 1G pages.  It returns the subpage at the offset and
+   the order of the huge page, refuses offsets past EOF with -EINVAL
+   and hwpoisoned pages with -EHWPOISON.  Huge pages are never split;
  - hole punch and truncation call invalidate before and invalidate_end
    after the pages leave, with i_rwsem held for write (lockdep checks
    it) and without i_mmap_rwsem, over the byte range rounded out to
