@@ -31,7 +31,10 @@ VARIANT ?= base
 # side of a conversion) and on 2M pages, and 4K rows beside them.
 BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" QEMU_MEM=10G
 
-.PHONY: all deps tree patches series kernel kernel-debug test test-debug run \
+# make check-series STEPS=3-5   check only these steps of the series
+STEPS ?=
+
+.PHONY: all deps tree patches series check-series kernel kernel-debug test test-debug run \
 	bench stress stress-debug stress-repeat checkpatch clean distclean help
 
 all: kernel
@@ -44,10 +47,11 @@ help:
 	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test, seeds FIRST(1)..n"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
-	@echo "make tree         assemble build/linux from the base + .patch files + new files"
-	@echo "make patches      fold edits made in build/linux back into .patch files"
-	@echo "make series       export the change as a format-patch series (build/series/)"
-	@echo "make checkpatch   scripts/checkpatch.pl --strict on everything we add"
+	@echo "make tree         build/linux: the base + patches/linux/series as commits (branch work)"
+	@echo "make patches      write build/linux's commits back to patches/linux/"
+	@echo "make series       the series for posting, with cover letter, in build/series/"
+	@echo "make check-series every step of the series builds and is checkpatch clean (STEPS=a-b)"
+	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
 
 deps:
 	@$(H)/deps.sh
@@ -61,6 +65,9 @@ patches:
 
 series: tree
 	@$(H)/tree.sh series
+
+check-series: tree
+	@$(H)/check-series.sh $(STEPS)
 
 kernel: tree
 	@$(H)/kernel.sh base

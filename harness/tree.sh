@@ -1,36 +1,54 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Assemble the kernel tree in build/linux from the Debian base source, the
-# project's .patch files and its new files.
+# Assemble the kernel tree in build/linux from the Debian base source and the
+# patch series in patches/linux/ (quilt layout: "series" lists the patches in
+# order, each a `git format-patch` file with its changelog).
 #
-#   tree.sh tree      unpack the base (once), apply every .patch, link new files
-#   tree.sh patches   regenerate the .patch files from edits made in build/linux
-#   tree.sh series    export the change as a git format-patch series
+#   tree.sh tree          unpack the base (once), apply the series as commits
+#   tree.sh patches       write build/linux's base..work back to patches/linux/
+#   tree.sh series        the series for posting, with a cover letter, in
+#                         build/series/ (author and Signed-off-by: yours)
+#   tree.sh export REF    write base..REF to patches/linux/ (used by patches)
+#   tree.sh base          only unpack the base (used by convert-to-series.py)
 #
-# build/linux is a git repository: commit "base" (tag "base") is the pristine
-# source, branch "work" is base plus the patches.  New files are symlinks into
-# this repository and are listed in .git/info/exclude, so "git status" in
-# build/linux shows only edits to upstream files.
+# build/linux is a git repository: tag "base" is the pristine source, branch
+# "work" has one commit per patch of the series.  Commits are made with fixed
+# dates and committer, so applying an unchanged series gives the same commit
+# ids, and the work tree is only touched where a file differs (incremental
+# kernel rebuilds stay small).
+#
+# Editing workflow (see README.md, "Editing the series"):
+#
+#   cd build/linux
+#   edit; git commit --fixup=<commit of the patch to change>
+#   git rebase -i --autosquash base     # or: git commit --amend, rebase -i
+#   cd ../..; make patches              # patches/linux/*.patch and series
+#
+# A new patch is a new commit on work (put it where it belongs with
+# rebase -i); its subject names its file.  `make tree` refuses to move work
+# while build/linux has edits or commits that `make patches` has not
+# exported (FORCE=1 drops them); refs/series/applied records the last commit
+# that make tree applied or make patches exported.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/BASE"
 linux=$top/build/linux
-# Top-level kernel directories whose content in this repository is kernel code.
-kdirs="arch block Documentation drivers fs include init ipc kernel lib mm \
-	samples scripts security tools virt"
+pdir=${PATCH_DIR:-$top/patches/linux}
+ident_name="kvm-hugetlb-private build"
+ident_email="build@localhost"
+fixed_date="1970-01-01T00:00:00Z"
 
 say() { echo "  TREE    $*"; }
 die() { echo "tree: error: $*" >&2; exit 1; }
 
 g() { git -C "$linux" "$@"; }
 
-# Every file of ours under a kernel directory, relative to $top.
-our_files() {
-	(cd "$top" && for d in $kdirs; do
-		[ -d "$d" ] && find "$d" -type f ! -name '*.orig' ! -name '*.rej'
-	done | LC_ALL=C sort)
+# The patch files of the series, in order.
+series_files() {
+	[ -f "$pdir/series" ] || die "patches/linux/series missing"
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$pdir/series"
 }
 
 ensure_base() {
@@ -47,116 +65,213 @@ ensure_base() {
 	fi
 	say "recording pristine base $v as a git commit (about 30 s)"
 	g init -q -b work
-	g config user.name "kvm-hugetlb-private build"
-	g config user.email "build@localhost"
+	g config user.name "$ident_name"
+	g config user.email "$ident_email"
 	g config core.autocrlf false
 	g config gc.auto 0
 	g add -A -f .
 	g commit -q -m "Linux $v (Debian $PACKAGE)"
 	g tag base
+	g update-ref refs/series/applied work
+}
+
+# Refuse to lose what make patches has not exported.
+check_clean() {
+	[ -n "${FORCE:-}" ] && return
+	local head applied
+	head=$(g symbolic-ref -q HEAD || true)
+	[ "$head" = refs/heads/work ] ||
+		die "build/linux is not on branch work (a rebase in progress?):" \
+			"finish it and run 'make patches', or 'make tree FORCE=1'"
+	if [ -n "$(g status --porcelain --untracked-files=no)" ]; then
+		g status --short --untracked-files=no | head -20 >&2
+		die "build/linux has edits that are not committed and exported:" \
+			"commit them (git commit --fixup=...) and run 'make patches'," \
+			"or 'make tree FORCE=1' to drop them"
+	fi
+	applied=$(g rev-parse -q --verify refs/series/applied || true)
+	if [ -n "$applied" ] && [ "$(g rev-parse work)" != "$applied" ]; then
+		g log --oneline "$applied..work" | head -20 >&2
+		die "build/linux has commits that are not in patches/linux/:" \
+			"run 'make patches' to keep them, or 'make tree FORCE=1' to drop them"
+	fi
 }
 
 cmd_tree() {
 	ensure_base
-	if [ -n "$(g status --porcelain --untracked-files=no)" ] && [ -z "${FORCE:-}" ]; then
-		g status --short --untracked-files=no | head -20 >&2
-		die "build/linux has edits that are not in the repository's .patch files:" \
-			"run 'make patches' to keep them, or 'make tree FORCE=1' to drop them"
-	fi
+	check_clean
 
-	# Apply every patch to a scratch index built from base, so that the work
-	# tree is only touched where the result differs (keeps rebuilds small).
-	local idx=$linux/.git/index.assemble p n=0
+	# Files of the old layout (symlinks into this repository) go away.
+	find "$linux" -path "$linux/.git" -prune -o -type l -lname "$top/*" -print0 |
+		xargs -0 -r rm -f
+	: > "$linux/.git/info/exclude"
+
+	# Commit every patch on top of base in a scratch index, without touching
+	# the work tree; then move work there, which rewrites only what differs.
+	[ -f "$pdir/series" ] || die "patches/linux/series missing"
+	local p n=0 parent tree
+	idx=$linux/.git/index.assemble.$$
+	tmp=$(mktemp -d)
+	trap 'rm -rf "${tmp:-}"; rm -f "${idx:-}"' EXIT
 	rm -f "$idx"
 	GIT_INDEX_FILE=$idx g read-tree base
-	for p in $(our_files | grep '\.patch$' || true); do
-		if ! out=$(GIT_INDEX_FILE=$idx g apply --cached --verbose -p1 "$top/$p" 2>&1); then
+	parent=$(g rev-parse base)
+	for p in $(series_files); do
+		[ -f "$pdir/$p" ] || die "patches/linux/$p (listed in series) missing"
+		g mailinfo -k "$tmp/msg" "$tmp/diff" < "$pdir/$p" > "$tmp/info"
+		if ! out=$(GIT_INDEX_FILE=$idx g apply --cached --verbose -p1 "$tmp/diff" 2>&1); then
 			echo "$out" | grep -v '^Checking patch' >&2
-			rm -f "$idx"
-			die "patch $p does not apply to $VERSION (see the failing file and hunk above)"
+			die "patches/linux/$p does not apply (see the failing file and hunk above)"
 		fi
+		tree=$(GIT_INDEX_FILE=$idx g write-tree)
+		local subject author email
+		subject=$(sed -n 's/^Subject: //p' "$tmp/info" | sed 's/^\[[^]]*\] *//')
+		author=$(sed -n 's/^Author: //p' "$tmp/info")
+		email=$(sed -n 's/^Email: //p' "$tmp/info")
+		[ -n "$subject" ] || die "patches/linux/$p has no Subject:"
+		parent=$({ echo "$subject"; if [ -s "$tmp/msg" ]; then echo; cat "$tmp/msg"; fi; } |
+			GIT_AUTHOR_NAME=${author:-$ident_name} GIT_AUTHOR_EMAIL=${email:-$ident_email} \
+			GIT_AUTHOR_DATE=$fixed_date GIT_COMMITTER_NAME=$ident_name \
+			GIT_COMMITTER_EMAIL=$ident_email GIT_COMMITTER_DATE=$fixed_date \
+			g commit-tree "$tree" -p "$parent")
 		n=$((n + 1))
 	done
-	local tree commit
-	tree=$(GIT_INDEX_FILE=$idx g write-tree)
-	rm -f "$idx"
-	if [ "$(g rev-parse 'HEAD^{tree}')" != "$tree" ]; then
-		commit=$(echo "base + $n project patches" | g commit-tree "$tree" -p base)
+	if [ "$(g rev-parse -q --verify work || true)" != "$parent" ] ||
+	   [ -n "$(g status --porcelain --untracked-files=no)" ]; then
 		FORCE_ARG=
 		[ -n "${FORCE:-}" ] && FORCE_ARG=-f
-		g checkout -q $FORCE_ARG -B work "$commit"
+		g checkout -q $FORCE_ARG -B work "$parent"
 	fi
-	say "$n patches applied to $VERSION"
+	g update-ref refs/series/applied work
+	say "$n patches of patches/linux/series applied to $VERSION (branch work)"
+}
 
-	# New files: symlinks into this repository, hidden from git status.
-	local f excl=$linux/.git/info/exclude m=0
-	: > "$excl"
-	for f in $(our_files | grep -v '\.patch$' || true); do
-		if [ -e "$linux/$f" ] && [ ! -L "$linux/$f" ]; then
-			die "$f exists upstream: change it with $f.patch instead"
-		fi
-		mkdir -p "$(dirname "$linux/$f")"
-		ln -sfn "$top/$f" "$linux/$f"
-		echo "/$f" >> "$excl"
-		m=$((m + 1))
+# Write base..$1 to patches/linux/: NNNN-subject.patch and series.  Stable:
+# no commit ids, dates or git version in the files, so exporting an
+# unchanged series rewrites identical files.  Comments of the old series
+# file stay before the patch they preceded (matched by subject slug).
+cmd_export() {
+	local ref=${1:-work}
+	[ "$(g rev-list --count "base..$ref")" -gt 0 ] || die "base..$ref is empty"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "${tmp:-}"' EXIT
+	g -c core.abbrev=12 -c diff.noprefix=false -c format.signOff=false \
+		format-patch -q --zero-commit --no-signature --no-numbered \
+		--no-cover-letter --no-thread --abbrev=12 --stat=72 \
+		--no-base -o "$tmp" "base..$ref" >/dev/null
+	# Drop the Date: line of the mail header.
+	local f
+	for f in "$tmp"/*.patch; do
+		sed -i '1,/^$/{/^Date: /d}' "$f"
 	done
-	# Drop links to files that left the repository.
-	find "$linux" -xtype l -lname "$top/*" -delete
-	say "$m new files linked"
+	mkdir -p "$pdir"
+	python3 - "$pdir" "$tmp" <<-'EOF'
+	import os, re, sys, shutil
+	pdir, tmp = sys.argv[1:]
+	slug = lambda n: re.sub(r"^\d{4}-", "", n)
+	old = os.path.join(pdir, "series")
+	comments, header = {}, []
+	if os.path.exists(old):
+	    lines = open(old).read().splitlines()
+	    i = 0
+	    while i < len(lines) and lines[i].startswith("#"):
+	        header.append(lines[i])
+	        i += 1
+	    pending = []
+	    for line in lines[i:]:
+	        if not line.strip() or line.startswith("#"):
+	            pending.append(line)
+	            continue
+	        comments[slug(line.strip())] = pending
+	        pending = []
+	if not header:
+	    header = ["# The kernel patch series, in the order a reviewer reads it",
+	              "# (quilt format; harness/tree.sh applies it, 'make patches'",
+	              "# rewrites it from build/linux; comments before an entry stay",
+	              "# with it)."]
+	new = sorted(f for f in os.listdir(tmp) if f.endswith(".patch"))
+	for f in os.listdir(pdir):
+	    if re.match(r"^\d{4}-.*\.patch$", f) and f not in new:
+	        os.unlink(os.path.join(pdir, f))
+	out = header[:]
+	for f in new:
+	    shutil.copyfile(os.path.join(tmp, f), os.path.join(pdir, f))
+	    for line in comments.get(slug(f), []):
+	        if line.strip() or (out and out[-1].strip()):
+	            out.append(line)
+	    out.append(f)
+	open(old, "w").write("\n".join(out).rstrip("\n") + "\n")
+	EOF
+	say "$(ls "$tmp" | wc -l) patches written to ${pdir#$top/}/"
 }
 
 cmd_patches() {
 	[ -d "$linux/.git" ] || die "no build/linux: run 'make tree' first"
-	local f n=0
-	# Upstream files that differ from base, in the work tree or committed.
-	for f in $(g diff --name-only base); do
-		mkdir -p "$(dirname "$top/$f")"
-		g diff --no-color --no-ext-diff base -- "$f" > "$top/$f.patch"
-		n=$((n + 1))
-	done
-	# .patch files whose upstream file is pristine again.
-	for f in $(our_files | grep '\.patch$' || true); do
-		if g diff --quiet base -- "${f%.patch}"; then
-			rm -f "$top/$f"
-			say "removed $f (file is pristine)"
-		fi
-	done
-	g add -u
-	g diff --cached --quiet || g commit -q -m "local edits folded into .patch files"
-	say "$n .patch files written"
+	[ "$(g symbolic-ref -q HEAD || true)" = refs/heads/work ] ||
+		die "build/linux is not on branch work (a rebase in progress?)"
+	if [ -n "$(g status --porcelain --untracked-files=no)" ]; then
+		g status --short --untracked-files=no | head -20 >&2
+		die "build/linux has uncommitted edits: commit them to the patch they" \
+			"belong to (git commit --fixup=<commit>; git rebase -i --autosquash base)"
+	fi
+	cmd_export work
+	g update-ref refs/series/applied work
 }
 
 cmd_series() {
 	[ -d "$linux/.git" ] || die "no build/linux: run 'make tree' first"
-	local out=$top/build/series
-	rm -rf "$out" && mkdir -p "$out"
-	# One throw-away branch with every file of ours, committed per top-level
-	# component, so that a reviewer gets a normal format-patch series.
-	local wt=$top/build/series-wt
-	rm -rf "$wt"
-	g worktree prune
-	# One commit with every .patch (not build/linux's local history).
-	local changes
-	changes=$(echo "kvm-hugetlb-private: changes to upstream files" |
-		g commit-tree 'work^{tree}' -p base)
-	g worktree add -q --detach "$wt" "$changes"
-	local f
-	for f in $(our_files | grep -v '\.patch$' || true); do
-		mkdir -p "$(dirname "$wt/$f")"
-		cp "$top/$f" "$wt/$f"
+	local name email out=$top/build/series cover=$pdir/cover-letter.txt
+	name=$(git -C "$top" config user.name || true)
+	email=$(git -C "$top" config user.email || true)
+	[ -n "$name" ] && [ -n "$email" ] ||
+		die "git config user.name and user.email are not set: the series" \
+			"is posted under your name (git config --global user.name 'Your Name';" \
+			"git config --global user.email you@example.org)"
+	# The series again, authored and signed off by the user.
+	local c parent tip sob="Signed-off-by: $name <$email>"
+	parent=$(g rev-parse base)
+	for c in $(g rev-list --reverse base..work); do
+		parent=$(g log -1 --format=%B "$c" |
+			git interpret-trailers --if-exists addIfDifferent \
+				--trailer "$sob" |
+			GIT_AUTHOR_NAME=$name GIT_AUTHOR_EMAIL=$email \
+			GIT_COMMITTER_NAME=$name GIT_COMMITTER_EMAIL=$email \
+			g commit-tree "$c^{tree}" -p "$parent")
 	done
-	git -C "$wt" add -A -f .
-	git -C "$wt" commit -q -m "kvm-hugetlb-private: new files" \
-		-m "Generated from the project repository by 'make series'."
-	git -C "$wt" format-patch -q -o "$out" base..HEAD
-	g worktree remove --force "$wt"
-	say "series written to build/series/"
+	tip=$parent
+	g update-ref refs/series/posted "$tip"
+	rm -rf "$out" && mkdir -p "$out"
+	g -c user.name="$name" -c user.email="$email" -c format.signOff=false \
+		format-patch -q --cover-letter --thread=shallow \
+		--no-signature -o "$out" "base..$tip" >/dev/null
+	# The cover letter from patches/linux/cover-letter.txt: its first line is
+	# the subject, the rest the text above format-patch's shortlog.
+	local cl
+	cl=$(ls "$out"/0000-cover-letter.patch)
+	python3 - "$cl" "$cover" <<-'EOF'
+	import sys
+	cl, tpl = sys.argv[1:]
+	t = open(tpl).read().split("\n", 1)
+	s = open(cl).read()
+	s = s.replace("*** SUBJECT HERE ***", t[0].strip())
+	s = s.replace("*** BLURB HERE ***", t[1].strip("\n") if len(t) > 1 else "")
+	open(cl, "w").write(s)
+	EOF
+	say "$(($(ls "$out" | wc -l) - 1)) patches and a cover letter in build/series/ ($name <$email>)"
 	ls "$out"
 }
 
+# One tree.sh at a time per build/linux (make -j, or a second shell).
+if [ -d "$linux/.git" ]; then
+	exec 9>"$linux/.git/tree.lock"
+	flock 9
+fi
+
 case "${1:-}" in
 tree) cmd_tree ;;
+base) ensure_base ;;
 patches) cmd_patches ;;
+export) cmd_export "${2:-work}" ;;
 series) cmd_series ;;
-*) die "usage: $0 tree|patches|series" ;;
+*) die "usage: $0 tree|patches|series|base|export REF" ;;
 esac

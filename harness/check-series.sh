@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Check every step of the series in build/linux (base..work): the tree at
+# that step builds, and scripts/checkpatch.pl --strict is clean on its patch.
+#
+#   check-series.sh [FIRST[-LAST]]   steps to check (1-based, default all)
+#   CHECKPATCH_ONLY=1 check-series.sh   checkpatch only (make checkpatch)
+#
+# Builds run out of tree in build/kernel-steps from a git worktree of
+# build/linux at build/linux-steps, with the base config (tinyconfig +
+# harness/config/base.config; options that do not exist yet at a step are
+# dropped) and ccache, so that neither the normal build directory nor the
+# work tree of build/linux is disturbed.  Each step rebuilds what its patch
+# changed; the configuration is redone only when a Kconfig file changed.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/BASE"
+linux=$top/build/linux
+wt=$top/build/linux-steps
+out=$top/build/kernel-steps
+cfg=$top/harness/config/base.config
+jobs=${JOBS:-$(nproc)}
+# The options of the former whole-file check: new files need no MAINTAINERS
+# entry here, and SPDX tags are checked by scripts/spdxcheck.py's own rules.
+cp_opts="--strict --quiet --no-signoff --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG"
+
+die() { echo "check-series: error: $*" >&2; exit 1; }
+g() { git -C "$linux" "$@"; }
+
+[ -d "$linux/.git" ] || die "no build/linux: run 'make tree' first"
+mapfile -t commits < <(g rev-list --reverse base..work)
+n=${#commits[@]}
+[ "$n" -gt 0 ] || die "base..work is empty"
+first=1 last=$n
+if [ -n "${1:-}" ]; then
+	first=${1%-*}; last=${1#*-}
+	[[ "$1" == *-* ]] || last=$first
+	[ -z "$last" ] && last=$n
+	[ "$first" -ge 1 ] && [ "$last" -le "$n" ] && [ "$first" -le "$last" ] ||
+		die "steps $1 not within 1-$n"
+fi
+
+export PATH=/usr/bin:$PATH	# Debian's python3, with ply for spdxcheck.py
+export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
+export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC"
+export KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=localhost
+kmake() { make -s -C "$wt" ARCH=x86_64 O="$out" CC="ccache gcc" HOSTCC="ccache gcc" "$@"; }
+
+checkpatch() {
+	g format-patch --stdout -1 "$1" | "$linux/scripts/checkpatch.pl" $cp_opts -
+}
+
+if [ -n "${CHECKPATCH_ONLY:-}" ]; then
+	bad=0
+	for i in $(seq "$first" "$last"); do
+		c=${commits[$((i - 1))]}
+		if ! res=$(checkpatch "$c" 2>&1) || [ -n "$res" ]; then
+			printf '  CHECK   %02d/%02d %s\n%s\n' "$i" "$n" \
+				"$(g log -1 --format=%s "$c")" "$res"
+			bad=1
+		fi
+	done
+	[ $bad = 0 ] && echo "  CHECK   checkpatch --strict: clean on patches $first-$last of $n"
+	exit $bad
+fi
+
+if [ ! -d "$wt" ] || ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	rm -rf "$wt"
+	g worktree prune
+	g worktree add -q --detach "$wt" base || die "cannot make $wt"
+fi
+mkdir -p "$out"
+
+total0=$(date +%s) bad=0 prev=
+echo "  STEPS   checking steps $first-$last of $n (build: base config, O=build/kernel-steps)"
+for i in $(seq "$first" "$last"); do
+	c=${commits[$((i - 1))]}
+	subj=$(g log -1 --format=%s "$c")
+	t0=$(date +%s)
+	git -C "$wt" checkout -q -f --detach "$c" || die "checkout of step $i failed"
+	# Reconfigure when a Kconfig file changed since the last configured step.
+	if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config.step" 2>/dev/null)" = "" ] ||
+	   [ -n "$(git -C "$wt" diff --name-only "$(cat "$out/.config.step")" "$c" -- \
+		'*Kconfig*' 2>/dev/null)" ] || ! cmp -s "$cfg" "$out/.config.fragment"; then
+		{ kmake tinyconfig &&
+		  KCONFIG_CONFIG=$out/.config "$wt/scripts/kconfig/merge_config.sh" \
+			-m -O "$out" "$out/.config" "$cfg" &&
+		  kmake olddefconfig; } >"$out/.config.log" 2>&1 ||
+			{ echo "  STEP    $i: configuration failed, see $out/.config.log" >&2; bad=1; continue; }
+		cp "$cfg" "$out/.config.fragment"
+		echo "$c" > "$out/.config.step"
+	fi
+	if kmake -j"$jobs" bzImage >"$out/build-$i.log" 2>&1; then
+		build=ok
+		# Warnings are failures too.
+		if grep -q 'warning:' "$out/build-$i.log"; then build=warnings; bad=1; fi
+	else
+		build=FAILED; bad=1
+	fi
+	if res=$(checkpatch "$c" 2>&1) && [ -z "$res" ]; then cpr=clean; else cpr=DIRTY; bad=1; fi
+	printf '  STEP    %02d/%02d build %-8s checkpatch %-5s %4d s  %s\n' \
+		"$i" "$n" "$build" "$cpr" $(($(date +%s) - t0)) "$subj"
+	[ "$build" = ok ] || tail -20 "$out/build-$i.log" | sed 's/^/          /'
+	[ "$cpr" = clean ] || echo "$res" | sed 's/^/          /'
+done
+total=$(($(date +%s) - total0))
+if [ $bad = 0 ]; then
+	echo "  STEPS   steps $first-$last of $n build and are checkpatch clean ($total s)"
+else
+	echo "  STEPS   FAILED: see above ($total s; logs in build/kernel-steps/build-N.log)" >&2
+fi
+exit $bad
