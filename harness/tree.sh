@@ -10,7 +10,7 @@
 #   tree.sh series        the series for posting, with a cover letter, in
 #                         build/series/ (author and Signed-off-by: yours)
 #   tree.sh export REF    write base..REF to patches/linux/ (used by patches)
-#   tree.sh base          only unpack the base (used by convert-to-series.py)
+#   tree.sh base          only unpack the base and record it (tag base)
 #
 # build/linux is a git repository: tag "base" is the pristine source, branch
 # "work" has one commit per patch of the series.  Commits are made with fixed
