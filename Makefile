@@ -34,7 +34,8 @@ BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" Q
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
 
-.PHONY: all deps tree patches series check-series kernel kernel-debug test test-debug run \
+.PHONY: all deps tree patches series check-series kernel kernel-debug kernel-pristine \
+	test test-debug test-base run \
 	bench stress stress-debug stress-repeat checkpatch clean distclean help
 
 all: kernel
@@ -47,6 +48,8 @@ help:
 	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test, seeds FIRST(1)..n"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
+	@echo "make test-base    the same list on the unpatched base kernel and on the patched"
+	@echo "                  one: every upstream test whose result differs"
 	@echo "make tree         build/linux: the base + patches/linux/series as commits (branch work)"
 	@echo "make patches      write build/linux's commits back to patches/linux/"
 	@echo "make series       the series for posting, with cover letter, in build/series/"
@@ -75,6 +78,10 @@ kernel: tree
 kernel-debug: tree
 	@$(H)/kernel.sh debug
 
+# The unpatched base (tag base), with base.config less the project's symbols.
+kernel-pristine: tree
+	@$(H)/kernel.sh pristine
+
 # The filtered test list of this run.
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
@@ -91,6 +98,18 @@ test: kernel $(B)/tests-tests.list
 test-debug: kernel-debug $(B)/tests-tests.list
 	@$(H)/userspace.sh debug $(B)/tests-tests.list $(EXTRA)
 	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
+
+# The test list on the pristine base kernel and on the patched one (the same
+# test programs, from the patched tree), then the report of harness/compare.sh
+# (also in build/logs/base-vs-patched.txt): fails when an upstream test that
+# passes on the base fails patched.  Failing tests do not stop either run.
+test-base: kernel kernel-pristine $(B)/tests-tests.list
+	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
+	@$(H)/userspace.sh pristine $(B)/tests-tests.list $(EXTRA)
+	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh pristine $(B)/logs/test-pristine.log $(QEMU_TIMEOUT) $(B)/tests-tests.list || true
+	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list || true
+	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results \
+		| tee $(B)/logs/base-vs-patched.txt; exit $${PIPESTATUS[0]}
 
 run: kernel $(B)/tests-demo.list
 	@$(H)/userspace.sh base $(B)/tests-demo.list

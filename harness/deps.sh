@@ -3,13 +3,14 @@
 #
 # Install the Debian packages the build and the QEMU runs need, if missing:
 # everything beyond a minimal Debian 12 (e.g. rsync for headers_install,
-# libc6-dev for the static selftests).
+# libc6-dev for the static selftests, bash-static for the shell-script
+# selftests in the guest, libcap-dev for memfd_secret).
 set -euo pipefail
 
 . "$(cd "$(dirname "$0")/.." && pwd)/BASE"
 pkgs="$PACKAGE qemu-system-x86 busybox-static gcc libc6-dev make flex bison bc libelf-dev
 	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip
-	rsync
+	rsync bash-static libcap-dev
 	gnuplot-nox"
 missing=
 for p in $pkgs; do

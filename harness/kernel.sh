@@ -3,10 +3,14 @@
 #
 # Configure and build the assembled kernel out of tree.
 #
-#   kernel.sh VARIANT      VARIANT is "base" or "debug"
+#   kernel.sh VARIANT      VARIANT is "base", "debug" or "pristine"
 #
 # Output: build/kernel-VARIANT/ (object tree), build/bzImage-VARIANT (stable
 # path), build/kernel-VARIANT/usr/include (installed uAPI headers).
+#
+# "pristine" is the unpatched base (tag base of build/linux, checked out as a
+# git worktree in build/linux-pristine) with base.config less the symbols the
+# base does not have (the project's own), for make test-base.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +31,39 @@ frags=$cfgdir/base.config
 [ "$variant" = debug ] && frags="$frags $cfgdir/debug.config"
 
 mkdir -p "$out"
+if [ "$variant" = pristine ] && [ -n "${PRISTINE_NS:-}" ]; then
+	# Re-run of the script inside the mount namespace (below).
+	frags=$out/pristine.config
+elif [ "$variant" = pristine ]; then
+	src=$top/build/linux-pristine
+	want_rev=$(git -C "$linux" rev-parse base)
+	if [ "$(git -C "$src" rev-parse HEAD 2>/dev/null)" != "$want_rev" ] ||
+	   [ -n "$(git -C "$src" status --porcelain 2>/dev/null | head -1)" ]; then
+		echo "  KERNEL  checking out tag base of build/linux in build/linux-pristine"
+		rm -rf "$src"
+		git -C "$linux" worktree prune
+		git -C "$linux" worktree add -q --detach "$src" base
+	fi
+	linux=$src
+	# The symbols the base defines; the others are the project's.
+	find "$linux" -name 'Kconfig*' -print0 | xargs -0 grep -hoE '^[[:space:]]*(menu)?config [A-Z0-9_]+' |
+		awk '{ print "CONFIG_" $2 }' | sort -u > "$out/.base-symbols"
+	awk 'NR == FNR { have[$1] = 1; next }
+		/^CONFIG_/ { s = $0; sub(/=.*/, "", s); if (!(s in have)) { print "  KERNEL  pristine: dropping " $0 > "/dev/stderr"; next } }
+		/^# CONFIG_.* is not set/ { if (!($2 in have)) next }
+		{ print }' "$out/.base-symbols" $frags > "$out/pristine.config"
+	frags=$out/pristine.config
+	# Build it at the path of build/linux (bound over it in a mount
+	# namespace of its own), so that ccache finds the patched build's
+	# objects for every file whose preprocessed source is the same: most
+	# of the kernel.  Without unshare, it builds from where it is, cold.
+	if [ -z "${PRISTINE_NS:-}" ] && [ "$(id -u)" = 0 ] &&
+	   unshare -m --propagation private true 2>/dev/null; then
+		exec unshare -m --propagation private sh -c \
+			'mount --bind "$1" "$2" && PRISTINE_NS=1 exec "$3" pristine' \
+			sh "$src" "$top/build/linux" "$0"
+	fi
+fi
 # Regenerate .config only when a fragment changed.
 stamp=$out/.config.fragments
 want=$(cat $frags | sha1sum)
@@ -52,7 +89,9 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	echo "$want" > "$stamp"
 fi
 
-echo "  KERNEL  building $variant Linux $VERSION + project patches (-j$jobs, ccache; cold ~6 min)"
+what="Linux $VERSION + project patches"
+[ "$variant" = pristine ] && what="Linux $VERSION without the project"
+echo "  KERNEL  building $variant $what (-j$jobs, ccache; cold ~6 min)"
 start=$(date +%s)
 kmake -j"$jobs" bzImage || { echo "kernel: $variant build failed" >&2; exit 1; }
 kmake headers_install >/dev/null

@@ -13,6 +13,8 @@
 #
 # Exit status: 0 when every test passed (or skipped) and the kernel said
 # nothing alarming; 1 otherwise.  The last line is "N passed, N failed, N skipped".
+# LOG.results gets one line per test, "NAME pass|fail|skip" (what
+# harness/compare.sh reads).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +60,8 @@ splat+='possible circular locking|possible recursive locking|inconsistent lock s
 splat+='suspicious RCU usage|KASAN:|KFENCE:|UBSAN:|unreferenced object|'
 splat+='detected stalls|blocked for more than|soft lockup|hard LOCKUP|Call Trace:'
 
-awk -v splat="$splat" '
+rm -f "$log.results"
+awk -v splat="$splat" -v results="$log.results" '
 	# Only what /init printed counts: KUnit suites print TAP at boot too.
 	/^TAP version 13$/ { tap = 1 }
 	!tap { if ($0 ~ splat && $0 !~ /^[[:space:]]*#/) { hit["boot"] = hit["boot"] ? hit["boot"] : $0; if (!nb++) hits[++nh] = "boot"; nsplat++ } next }
@@ -80,6 +83,7 @@ awk -v splat="$splat" '
 		for (i = 1; i <= n; i++) {
 			r = res[order[i]]
 			if (r == "pass") pass++; else if (r == "skip") skip++; else fail++
+			print order[i], r > results
 			if (r == "fail") print "  FAILED  " order[i] ": " (order[i] in why ? why[order[i]] : "")
 		}
 		for (i = 1; i <= nh; i++) print "  SPLAT   [" hits[i] "] " hit[hits[i]]
@@ -87,12 +91,14 @@ awk -v splat="$splat" '
 		missing = planned - (n - ("kernel" in res) - ("boot" in res))
 		if (!done) {
 			print "  FAILED  the guest did not finish (crash, hang or timeout): " missing " tests did not run"
+			print "(unfinished) fail" > results
 			fail += missing > 0 ? missing : 1
 		}
 		printf "%d passed, %d failed, %d skipped\n", pass, fail, skip
 		exit fail > 0
 	}' "$log"
 rc=$?
+[ -f "$log.results" ] || : > "$log.results"
 if ! grep -q "^HARNESS: DONE" "$log"; then
 	echo "  ---- last 40 lines of the serial log ----"
 	tail -40 "$log"

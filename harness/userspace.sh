@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the statically linked test programs from the assembled tree: the
-# kernel's KVM and memfd selftests (with the project's additions) and pack
-# them, busybox-static and harness/init into build/initramfs-VARIANT.cpio.gz.
+# kernel's KVM, memfd and mm selftests (with the project's additions) and pack
+# them, busybox-static, bash-static (for the mm shell-script tests), the
+# shims of harness/guest/bin and harness/init into
+# build/initramfs-VARIANT.cpio.gz.
 #
 #   userspace.sh VARIANT LIST [EXTRA_DIR]
 #
@@ -17,7 +19,10 @@ list=$2
 extra=${3:-}
 linux=$top/build/linux
 st=$top/build/selftests
+# The same programs, from the patched tree, run on every kernel: the
+# pristine one (make test-base) included.
 hdr=$top/build/kernel-$variant/usr/include
+[ "$variant" = pristine ] && hdr=$top/build/kernel-base/usr/include
 root=$top/build/initramfs-$variant
 img=$top/build/initramfs-$variant.cpio.gz
 jobs=${JOBS:-$(nproc)}
@@ -35,11 +40,30 @@ memfd_progs=$(awk '$3 ~ /^memfd\// { print "'"$st"'/" $3 }' "$list" | sort -u)
 mkdir -p "$st/memfd"
 [ -z "$memfd_progs" ] || make -s -C "$sel/memfd" KHDR_INCLUDES="-isystem $hdr" \
 	OUTPUT="$st/memfd" CC="ccache gcc -static" $memfd_progs >/dev/null
+# mm: only the programs the list names (several need libraries or kernel
+# features the guest lacks, see tests.list), and write_to_hugetlbfs, which
+# the hugetlb cgroup scripts run.
+# (guest/nr_hugepages.sh N PROGRAM runs PROGRAM with the 2M pool resized.)
+mm_progs=$(awk '$3 == "guest/nr_hugepages.sh" { $3 = $5 }
+	$3 ~ /^mm\// && $3 !~ /\.sh$/ { print "'"$st"'/" $3 }' "$list" | sort -u)
+if grep -q '^[^#]*[[:space:]]mm/[^[:space:]]*\.sh' "$list"; then
+	mm_progs="$mm_progs $st/mm/write_to_hugetlbfs"
+fi
+mkdir -p "$st/mm"
+[ -z "$mm_progs" ] || make -s -C "$sel/mm" KHDR_INCLUDES="-isystem $hdr" \
+	OUTPUT="$st/mm" CC="ccache gcc -static" $mm_progs >/dev/null 2>&1 ||
+	{ echo "userspace: building the mm selftests failed:" >&2
+	  make -s -C "$sel/mm" KHDR_INCLUDES="-isystem $hdr" OUTPUT="$st/mm" \
+		CC="ccache gcc -static" $mm_progs 2>&1 | grep -E 'error|Error' >&2; exit 1; }
 
 echo "  INITRD  packing $(grep -cv '^[[:space:]]*\(#\|$\)' "$list" || true) tests into $(basename "$img")"
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,tests,extra}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,tests,extra,usr/local/bin}
 cp /bin/busybox "$root/bin/busybox"
+# The mm shell-script selftests are bash scripts and call pgrep and
+# killall --wait, which busybox lacks.
+cp /bin/bash-static "$root/bin/bash"
+cp "$top"/harness/guest/bin/* "$root/usr/local/bin/"
 cp "$top/harness/init" "$root/init"
 chmod 755 "$root/init"
 cp "$list" "$root/tests.list"
@@ -54,12 +78,17 @@ awk '!/^[[:space:]]*(#|$)/ {
 	case "$prog" in
 	/extra/*) continue ;;
 	guest/*) src=$top/harness/$prog ;;
+	mm/*.sh) src=$sel/$prog ;;
 	*) src=$st/$prog ;;
 	esac
 	[ -x "$src" ] || { echo "userspace: $prog (from the test list) was not built" >&2; exit 1; }
 	mkdir -p "$(dirname "$root/tests/$prog")"
 	cp "$src" "$root/tests/$prog"
 done
+# What the mm shell-script tests run beside them.
+if [ -n "$(ls "$root"/tests/mm/*.sh 2>/dev/null)" ]; then
+	cp "$sel/mm/write_hugetlb_memory.sh" "$st/mm/write_to_hugetlbfs" "$root/tests/mm/"
+fi
 if [ -n "$extra" ]; then
 	find "$extra" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/extra/" \;
 fi
