@@ -34,9 +34,9 @@ BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" Q
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
 
-.PHONY: all deps tree patches series check-series kernel kernel-debug kernel-pristine \
+.PHONY: all deps tree patches series check-series kernel kernel-debug kernel-pristine qemu \
 	test test-debug test-base run \
-	bench stress stress-debug stress-repeat checkpatch clean distclean help
+	bench stress stress-debug stress-repeat checkpatch clean distclean help qemu-patches
 
 all: kernel
 
@@ -55,6 +55,8 @@ help:
 	@echo "make series       the series for posting, with cover letter, in build/series/"
 	@echo "make check-series every step of the series builds and is checkpatch clean (STEPS=a-b)"
 	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
+	@echo "make qemu         build the QEMU the L2 boots run in the guest (patches/qemu/)"
+	@echo "make qemu-patches export build/qemu/src's commits to patches/qemu/"
 
 deps:
 	@$(H)/deps.sh
@@ -82,6 +84,14 @@ kernel-debug: tree
 kernel-pristine: tree
 	@$(H)/kernel.sh pristine
 
+# The QEMU that boots L2 guests inside the test VM: Debian trixie's QEMU 10.0
+# source with patches/qemu/series (harness/qemu-build.sh).
+qemu: deps
+	@$(H)/qemu-build.sh build
+
+qemu-patches:
+	@$(H)/qemu-build.sh patches
+
 # The filtered test list of this run.
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
@@ -91,11 +101,11 @@ $(B)/tests-%.list: FORCE
 		[ -s $@ ] || { echo "no test in harness/$*.list matches '$(T)'" >&2; exit 1; }; \
 	else grep -v '^[[:space:]]*\(#\|$$\)' $(H)/$*.list > $@; fi
 
-test: kernel $(B)/tests-tests.list
+test: kernel qemu $(B)/tests-tests.list
 	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
 	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
 
-test-debug: kernel-debug $(B)/tests-tests.list
+test-debug: kernel-debug qemu $(B)/tests-tests.list
 	@$(H)/userspace.sh debug $(B)/tests-tests.list $(EXTRA)
 	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
 
@@ -103,7 +113,7 @@ test-debug: kernel-debug $(B)/tests-tests.list
 # test programs, from the patched tree), then the report of harness/compare.sh
 # (also in build/logs/base-vs-patched.txt): fails when an upstream test that
 # passes on the base fails patched.  Failing tests do not stop either run.
-test-base: kernel kernel-pristine $(B)/tests-tests.list
+test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
 	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
 	@$(H)/userspace.sh pristine $(B)/tests-tests.list $(EXTRA)
 	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh pristine $(B)/logs/test-pristine.log $(QEMU_TIMEOUT) $(B)/tests-tests.list || true
@@ -111,7 +121,7 @@ test-base: kernel kernel-pristine $(B)/tests-tests.list
 	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results \
 		| tee $(B)/logs/base-vs-patched.txt; exit $${PIPESTATUS[0]}
 
-run: kernel $(B)/tests-demo.list
+run: kernel qemu $(B)/tests-demo.list
 	@$(H)/userspace.sh base $(B)/tests-demo.list
 	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
 
@@ -139,7 +149,7 @@ stress-repeat: $(B)/tests-stress-repeat.list
 		$(H)/qemu.sh $(VARIANT) $(B)/logs/stress-repeat-$(VARIANT).log $(QEMU_TIMEOUT) \
 		$(B)/tests-stress-repeat.list
 
-bench: kernel $(B)/tests-bench.list
+bench: kernel qemu $(B)/tests-bench.list
 	@$(H)/userspace.sh base $(B)/tests-bench.list
 	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/bench.log $(QEMU_TIMEOUT) $(B)/tests-bench.list; \
 		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && exit $$rc

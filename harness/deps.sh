@@ -11,7 +11,8 @@ set -euo pipefail
 pkgs="$PACKAGE qemu-system-x86 busybox-static gcc libc6-dev make flex bison bc libelf-dev
 	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip
 	rsync bash-static libcap-dev
-	gnuplot-nox"
+	gnuplot-nox
+	libglib2.0-dev ninja-build python3-venv dpkg-dev seabios qemu-system-data"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

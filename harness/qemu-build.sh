@@ -1,0 +1,261 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The QEMU that runs inside the test VM (the L1 guest) and boots an L2 Linux
+# whose RAM is private memory: Debian trixie's QEMU 10.0 source package with
+# the project's patch series (patches/qemu/series), built for one target
+# (x86_64-softmmu), KVM only, without default features or devices.
+#
+#   qemu-build.sh build     fetch, assemble, configure, compile, stage (default)
+#   qemu-build.sh tree      fetch and assemble build/qemu/src only
+#   qemu-build.sh patches   export build/qemu/src's commits to patches/qemu/
+#
+# build/qemu/
+#   apt/    apt's private state: Debian SUITE's deb and deb-src indexes
+#   dl/     the source package and the meson .deb
+#   meson/  meson, unpacked (QEMU 10.0 wants >= 1.5; Debian strips the wheel)
+#   src/    the unpacked source, a git repository: tag "base" is Debian's
+#           source with Debian's patches, branch "work" one commit per patch
+#           of the series.  Edit there and commit, then "make qemu-patches".
+#   build/  the out-of-tree build (ccache: build/ccache, or $CCACHE_DIR)
+#   stage/  what the test VM's initramfs gets: usr/bin/qemu-system-x86_64,
+#           its shared libraries (ldd) at their paths, firmware in
+#           usr/share/qemu (SeaBIOS and the linuxboot option ROM of this
+#           machine's Debian packages)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+pq=$top/patches/qemu
+. "$pq/BASE"
+q=$top/build/qemu
+src=$q/src
+bld=$q/build
+stage=$q/stage
+jobs=${JOBS:-$(nproc)}
+
+say() { echo "  QEMU    $*"; }
+die() { echo "qemu-build: error: $*" >&2; exit 1; }
+g() { git -C "$src" "$@"; }
+
+# The mirror this machine already uses for Debian's main archive.
+mirror() {
+	{ cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
+		awk '/^(URIs:|deb )/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }'
+}
+
+# apt with a private state directory: the machine's apt state is untouched.
+apt_setup() {
+	local m
+	export APT_CONFIG=$q/apt/apt.conf
+	[ -f "$APT_CONFIG" ] && return
+	m=$(mirror)
+	[ -n "$m" ] || die "no Debian mirror configured in /etc/apt"
+	mkdir -p "$q"/apt/{state/lists/partial,cache/archives/partial,sources}
+	cat > "$q/apt/sources/$SUITE.sources" <<-EOF
+	Types: deb deb-src
+	URIs: $m
+	Suites: $SUITE
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	cat > "$APT_CONFIG" <<-EOF
+	Dir::State "$q/apt/state";
+	Dir::State::status "$q/apt/state/status";
+	Dir::Cache "$q/apt/cache";
+	Dir::Etc::sourcelist "/dev/null";
+	Dir::Etc::sourceparts "$q/apt/sources";
+	APT::Architecture "amd64";
+	APT::Sandbox::User "root";
+	EOF
+	touch "$q/apt/state/status"
+	say "apt update ($SUITE, deb and deb-src, private state in build/qemu/apt)"
+	apt-get update -q >/dev/null
+}
+
+# fetch PKG VERSION APT-GET-ARGS...: the pinned version, else the suite's
+# current one.
+fetch() {
+	local pkg=$1 ver=$2
+	shift 2
+	if ! apt-get -q "$@" "$pkg=$ver" >/dev/null 2>&1; then
+		echo "qemu-build: warning: $SUITE no longer has $pkg $ver, taking its current" \
+			"version (patches/qemu/BASE pins $ver)" >&2
+		apt-get -q "$@" "$pkg" >/dev/null
+	fi
+}
+
+ensure_downloads() {
+	local dsc
+	dsc=$(ls "$q"/dl/"${PACKAGE}"_*.dsc 2>/dev/null | head -1 || true)
+	if [ -z "$dsc" ] || ! ls "$q"/dl/meson_*_all.deb >/dev/null 2>&1; then
+		apt_setup
+		mkdir -p "$q/dl"
+		say "fetching $PACKAGE $PACKAGE_VERSION (source, 40 MB) and meson $MESON_VERSION from $SUITE"
+		(cd "$q/dl" && fetch "$PACKAGE" "$PACKAGE_VERSION" source --download-only &&
+			fetch meson "$MESON_VERSION" download)
+	fi
+	if [ ! -d "$q/meson/usr/lib/python3/dist-packages/mesonbuild" ]; then
+		rm -rf "$q/meson"
+		dpkg-deb -x "$(ls "$q"/dl/meson_*_all.deb | head -1)" "$q/meson"
+	fi
+}
+
+# The series' content, to know whether build/qemu/src has it.
+series_hash() {
+	(cd "$pq" && cat BASE series $(grep -v '^[[:space:]]*\(#\|$\)' series)) | sha256sum | cut -d' ' -f1
+}
+
+ensure_base() {
+	[ -d "$src/.git" ] && g rev-parse -q --verify base >/dev/null && return
+	ensure_downloads
+	local dsc v
+	dsc=$(ls "$q"/dl/"${PACKAGE}"_*.dsc | head -1)
+	rm -rf "$src" "$q/src.tmp"
+	say "unpacking $(basename "$dsc") with Debian's patches (dpkg-source)"
+	(cd "$q" && dpkg-source -q --no-check -x "$dsc" src.tmp >/dev/null)
+	mv "$q/src.tmp" "$src"
+	v=$(cat "$src/VERSION")
+	say "recording the pristine source (QEMU $v) as a git commit (about a minute)"
+	g init -q -b work
+	g config user.name "kvm-hugetlb-private build"
+	g config user.email "build@localhost"
+	g config core.autocrlf false
+	g config gc.auto 0
+	g add -A -f .
+	g commit -q -m "QEMU $v (Debian $(basename "$dsc" .dsc))"
+	g tag base
+}
+
+cmd_tree() {
+	ensure_base
+	local want p n=0 idx=$src/.git/index.assemble parent info tree out
+	want=$(series_hash)
+	if [ "$(cat "$src/.git/harness-series" 2>/dev/null)" != "$want" ]; then
+		if [ -n "$(g status --porcelain --untracked-files=no)" ] && [ -z "${FORCE:-}" ]; then
+			g status --short --untracked-files=no | head -20 >&2
+			die "build/qemu/src has uncommitted edits and patches/qemu changed:" \
+				"commit them and run 'make qemu-patches', or FORCE=1 to drop them"
+		fi
+		# One commit per patch, each applied to a scratch index, so that
+		# the work tree is only touched where the result differs.
+		parent=$(g rev-parse base)
+		GIT_INDEX_FILE=$idx g read-tree base
+		for p in $(grep -v '^[[:space:]]*\(#\|$\)' "$pq/series" || true); do
+			if ! out=$(GIT_INDEX_FILE=$idx g apply --cached -p1 "$pq/$p" 2>&1); then
+				echo "$out" >&2
+				rm -f "$idx"
+				die "patches/qemu/$p does not apply (see above)"
+			fi
+			tree=$(GIT_INDEX_FILE=$idx g write-tree)
+			# The patch's author, subject and changelog make the commit.
+			info=$(git mailinfo "$src/.git/msg" /dev/null < "$pq/$p")
+			parent=$( { sed -n 's/^Subject: //p' <<< "$info"; echo; cat "$src/.git/msg"; } |
+				GIT_AUTHOR_NAME=$(sed -n 's/^Author: //p' <<< "$info") \
+				GIT_AUTHOR_EMAIL=$(sed -n 's/^Email: //p' <<< "$info") \
+				GIT_AUTHOR_DATE=$(sed -n 's/^Date: //p' <<< "$info") \
+				g commit-tree "$tree" -p "$parent")
+			n=$((n + 1))
+		done
+		rm -f "$idx"
+		g checkout -q ${FORCE:+-f} -B work "$parent"
+		echo "$want" > "$src/.git/harness-series"
+		say "$n patches of patches/qemu/series applied"
+	fi
+	# The device set of harness/qemu-devices.mak, as configure wants it.
+	cp "$top/harness/qemu-devices.mak" "$src/configs/devices/x86_64-softmmu/l1-vmm.mak"
+	grep -qx '/configs/devices/x86_64-softmmu/l1-vmm.mak' "$src/.git/info/exclude" 2>/dev/null ||
+		echo /configs/devices/x86_64-softmmu/l1-vmm.mak >> "$src/.git/info/exclude"
+}
+
+configure_args() {
+	cat <<-EOF
+	--prefix=/usr
+	--python=/usr/bin/python3
+	--target-list=x86_64-softmmu
+	--enable-kvm
+	--disable-tcg
+	--without-default-features
+	--without-default-devices
+	--with-devices-x86_64=l1-vmm
+	--disable-download
+	--disable-docs
+	--disable-debug-info
+	--disable-install-blobs
+	--disable-user
+	--disable-guest-agent
+	EOF
+}
+
+cmd_build() {
+	local t0 args
+	t0=$(date +%s)
+	ensure_downloads
+	cmd_tree
+	export PYTHONPATH=$q/meson/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
+	export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
+	args=$(configure_args)
+	if [ ! -f "$bld/build.ninja" ] || [ "$(cat "$bld/.harness-configure" 2>/dev/null)" != "$args" ]; then
+		rm -rf "$bld" && mkdir -p "$bld"
+		say "configure: $(echo $args)"
+		# shellcheck disable=SC2086
+		if ! (cd "$bld" && "$src/configure" $args > configure.log 2>&1); then
+			tail -30 "$bld/configure.log" >&2
+			die "configure failed (build/qemu/build/configure.log)"
+		fi
+		echo "$args" > "$bld/.harness-configure"
+	fi
+	say "compiling qemu-system-x86_64 (-j$jobs)"
+	if ! ninja -C "$bld" -j"$jobs" qemu-system-x86_64 > "$bld/ninja.log" 2>&1; then
+		grep -E -A5 'error|FAILED' "$bld/ninja.log" | head -60 >&2
+		die "compile failed (build/qemu/build/ninja.log)"
+	fi
+	stage_it
+	say "built in $(($(date +%s) - t0)) s: $("$bld/qemu-system-x86_64" --version | head -1)"
+}
+
+# The binary, its libraries at the paths the loader looks in, the firmware.
+stage_it() {
+	local lib fw
+	rm -rf "$stage"
+	mkdir -p "$stage/usr/bin" "$stage/usr/share/qemu"
+	cp "$bld/qemu-system-x86_64" "$stage/usr/bin/"
+	strip "$stage/usr/bin/qemu-system-x86_64"
+	for lib in $(ldd "$bld/qemu-system-x86_64" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+	# SeaBIOS, the option ROM that boots -kernel, the vAPIC ROM.
+	for fw in /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin \
+		/usr/share/qemu/kvmvapic.bin; do
+		[ -f "$fw" ] || die "$fw missing (Debian packages seabios, qemu-system-data)"
+		cp -L "$fw" "$stage/usr/share/qemu/"
+	done
+}
+
+cmd_patches() {
+	[ -d "$src/.git" ] || die "no build/qemu/src: run 'make qemu' first"
+	[ -z "$(g status --porcelain --untracked-files=no)" ] ||
+		die "build/qemu/src has uncommitted edits: commit them first"
+	local tmp=$q/patches.tmp f n
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	g format-patch -q --no-signature --zero-commit -o "$tmp" base..work
+	rm -f "$pq"/[0-9][0-9][0-9][0-9]-*.patch
+	: > "$pq/series"
+	n=0
+	for f in "$tmp"/*.patch; do
+		[ -e "$f" ] || continue
+		mv "$f" "$pq/"
+		basename "$f" >> "$pq/series"
+		n=$((n + 1))
+	done
+	rmdir "$tmp"
+	series_hash > "$src/.git/harness-series"
+	say "$n patches written to patches/qemu/ (series)"
+}
+
+case "${1:-build}" in
+build) cmd_build ;;
+tree) cmd_tree ;;
+patches) cmd_patches ;;
+*) die "usage: $0 build|tree|patches" ;;
+esac
