@@ -92,5 +92,22 @@ fi
 if [ -n "$extra" ]; then
 	find "$extra" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/extra/" \;
 fi
+# L2 boots (guest/l2-boot.sh): the project's QEMU with its libraries and
+# firmware (harness/qemu-build.sh), the L2 kernel (this kernel) and the L2's
+# initramfs (harness/l2/init.c).
+if grep -q '^[^#]*[[:space:]]guest/l2-boot\.sh' "$list"; then
+	stage=$top/build/qemu/stage
+	[ -x "$stage/usr/bin/qemu-system-x86_64" ] ||
+		{ echo "userspace: no QEMU for the L2 boots: run 'make qemu'" >&2; exit 1; }
+	cp -a "$stage/." "$root/"
+	l2=$top/build/l2
+	rm -rf "$l2" && mkdir -p "$l2/root/dev" "$l2/root/proc"
+	ccache gcc -static -O2 -Wall -Werror -o "$l2/root/init" "$top/harness/l2/init.c"
+	(cd "$l2/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$l2/initramfs.cpio.gz")
+	mkdir -p "$root/l2"
+	cp "$top/build/bzImage-$variant" "$root/l2/bzImage"
+	cp "$l2/initramfs.cpio.gz" "$root/l2/"
+	echo "  INITRD  QEMU $(cat "$top/build/qemu/src/VERSION") and an L2 kernel and initramfs for the L2 boots"
+fi
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$img")
 echo "  INITRD  $(du -h "$img" | cut -f1) $img"

@@ -1,0 +1,155 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot an L2 Linux (the test VM's own kernel, /l2/bzImage, with the tiny
+# /l2/initramfs.cpio.gz of harness/l2/init.c) under the project's QEMU
+# (/usr/bin/qemu-system-x86_64, harness/qemu-build.sh) with GB GiB of its
+# RAM on the backing ROW, above 4 GiB, and 512 MiB of ordinary shared RAM
+# below 4 GiB for firmware, kernel, initrd and what QEMU writes (fw_cfg).
+#
+#   l2-boot.sh ROW [GB [L2-KERNEL-ARGS...]]
+#
+#   private-1G    private memory on 1G hugetlb pages: an inaccessible memfd
+#                 (memory-backend-memfd,private=on) of a sw-protected-vm
+#   private-2M    the same on 2M pages
+#   shared-1G     ordinary shared memory on 1G hugetlb pages (default VM)
+#   guest-memfd   private memory on KVM's guest_memfd (4K) of a
+#                 sw-protected-vm (memory-backend-ram,guest-memfd=on)
+#
+# The L2's user space writes a pattern over its free memory and verifies it;
+# then this script reads the VM's KVM statistics (pages_4k/2m/1g) and lets
+# the L2 reboot, which ends QEMU (-no-reboot).  It prints the hugetlb pools
+# before, during and after, and fails when the L2 does not finish, reports
+# a bad word, when the RAM of a hugetlb row is mapped below its page size
+# (pages_1g/pages_2m short of the row's pages) or when the pool does not
+# come back.
+set -u
+row=${1:?usage: l2-boot.sh ROW [GB [L2-KERNEL-ARGS...]]}
+gb=${2:-2}
+shift
+[ $# -gt 0 ] && shift
+extra=$*
+limit=${L2_LIMIT:-800}
+qemu=/usr/bin/qemu-system-x86_64
+dir=/tmp/l2-$row
+low_mb=512
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+[ -c /dev/kvm ] || { echo "SKIP: no /dev/kvm"; exit 4; }
+[ -x "$qemu" ] || fail "$qemu missing (harness/qemu-build.sh stages it)"
+
+pool() {
+	for d in /sys/kernel/mm/hugepages/hugepages-*; do
+		printf '%s nr=%s free=%s resv=%s surp=%s  ' "${d##*hugepages-}" \
+			"$(cat "$d/nr_hugepages")" "$(cat "$d/free_hugepages")" \
+			"$(cat "$d/resv_hugepages")" "$(cat "$d/surplus_hugepages")"
+	done
+	echo
+}
+free_pages() { cat "/sys/kernel/mm/hugepages/hugepages-$1/free_hugepages"; }
+
+kvm_stats() {
+	d=$(ls -d /sys/kernel/debug/kvm/"$1"-* 2>/dev/null | head -1)
+	[ -n "$d" ] || { echo "no KVM debugfs directory for pid $1"; return; }
+	echo "pages_4k=$(cat "$d/pages_4k") pages_2m=$(cat "$d/pages_2m")" \
+		"pages_1g=$(cat "$d/pages_1g")"
+}
+
+# Early L2 boots hang in TSC calibration now and then under the emulated
+# SVM; the L1's refined TSC frequency avoids it.
+khz=$(dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz.*/\1\2/p' | tail -1)
+[ -n "$khz" ] || khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9][0-9][0-9]\) MHz processor.*/\1\2/p' | tail -1)
+# The KUnit suites built into the kernel would run again at the L2's boot.
+# The L2's TSC deadline timer fires far too late under the L1's KVM on the
+# emulated SVM (RCU stalls; the reboot at the end took 7 minutes instead of
+# a second): the L2 uses the local APIC timer in one-shot mode instead.
+append="console=ttyS0 panic=-1 loglevel=4 tsc=reliable clocksource=tsc kunit.enable=0"
+append="$append lapic=notscdeadline"
+[ -n "$khz" ] && append="$append tsc_early_khz=$khz"
+[ -n "$extra" ] && append="$append $extra"
+
+machine=pc,max-ram-below-4g=${low_mb}M
+vm=
+want_1g=0 want_2m=0
+case $row in
+private-1G)
+	vm="-object sw-protected-vm,id=sp0"
+	machine=$machine,confidential-guest-support=sp0
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=1G"
+	want_1g=$gb pool_kb=1048576 npages=$gb ;;
+private-2M)
+	vm="-object sw-protected-vm,id=sp0"
+	machine=$machine,confidential-guest-support=sp0
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=2M"
+	want_2m=$((gb * 512)) pool_kb=2048 npages=$((gb * 512)) ;;
+shared-1G)
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,hugetlb=on,hugetlbsize=1G"
+	want_1g=$gb pool_kb=1048576 npages=$gb ;;
+guest-memfd)
+	vm="-object sw-protected-vm,id=sp0"
+	machine=$machine,confidential-guest-support=sp0
+	mem="memory-backend-ram,id=ram1,size=${gb}G,guest-memfd=on"
+	pool_kb= npages=0 ;;
+*) fail "unknown row $row" ;;
+esac
+if [ -n "$pool_kb" ] && [ "$(free_pages "${pool_kb}kB")" -lt "$npages" ]; then
+	echo "SKIP: the ${pool_kb} kB pool has $(free_pages "${pool_kb}kB") free pages, the row needs $npages"
+	exit 4
+fi
+
+rm -rf "$dir" && mkdir -p "$dir"
+mkfifo "$dir/console-in"
+# shellcheck disable=SC2086
+set -- -accel kvm -cpu host -smp 1 -m $((low_mb + gb * 1024))M \
+	-machine "$machine" $vm \
+	-object memory-backend-ram,id=ram0,size=${low_mb}M -object "$mem" \
+	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1 \
+	-kernel /l2/bzImage -initrd /l2/initramfs.cpio.gz -append "$append" \
+	-nodefaults -display none -serial stdio -no-reboot
+echo "qemu-system-x86_64 $*"
+echo "pool before: $(pool)"
+before=
+[ -n "$pool_kb" ] && before=$(free_pages "${pool_kb}kB")
+
+start=$(cut -d' ' -f1 /proc/uptime)
+timeout -s KILL "$limit" "$qemu" "$@" < "$dir/console-in" > "$dir/log" 2>&1 &
+qpid=$!
+exec 3> "$dir/console-in"
+
+# Until the L2 has verified its memory (or QEMU is gone).
+during=
+while kill -0 "$qpid" 2>/dev/null; do
+	if grep -q '^L2: VERIFIED' "$dir/log"; then
+		t=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
+		echo "L2 verified its memory after ${t} s"
+		during=$(kvm_stats "$qpid")
+		echo "KVM during: $during"
+		echo "pool during: $(pool)"
+		echo go >&3
+		break
+	fi
+	sleep 1
+done
+wait "$qpid"
+rc=$?
+exec 3>&-
+t=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
+sed 's/\r$//; s/^/l2| /' "$dir/log"
+echo "QEMU exited with $rc after ${t} s"
+sleep 1
+echo "pool after: $(pool)"
+
+[ "$rc" = 0 ] || fail "QEMU exited with $rc (137: killed after ${limit} s)"
+grep -q '^L2: RESULT ok' "$dir/log" || fail "the L2 did not finish its memory test"
+[ -n "$during" ] || fail "no KVM statistics (the L2 never said VERIFIED)"
+p1g=$(echo "$during" | sed -n 's/.*pages_1g=\([0-9]*\).*/\1/p')
+p2m=$(echo "$during" | sed -n 's/.*pages_2m=\([0-9]*\).*/\1/p')
+[ "${p1g:-0}" -ge "$want_1g" ] ||
+	fail "pages_1g=$p1g: the ${gb} GiB of 1G pages are mapped smaller (want $want_1g)"
+[ "${p2m:-0}" -ge "$want_2m" ] ||
+	fail "pages_2m=$p2m: the ${gb} GiB of 2M pages are mapped smaller (want $want_2m)"
+if [ -n "$before" ] && [ "$(free_pages "${pool_kb}kB")" != "$before" ]; then
+	fail "the ${pool_kb} kB pool has $(free_pages "${pool_kb}kB") free pages, $before before"
+fi
+echo "PASS: $row, ${gb} GiB"
