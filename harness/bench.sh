@@ -15,6 +15,10 @@
 #   OUTDIR/bench.png   populate faults and time per backing, when gnuplot
 #                      (Debian: gnuplot-nox) is installed
 #
+# The L2 boots of bench.list (guest/l2-boot.sh prints one "L2BENCH" line per
+# row) make one more table in bench.txt: an unmodified Linux under the
+# project's QEMU, 2 GiB of its RAM on each backing.
+#
 # Exit status 1 when a target fails or the log has no figures.
 set -euo pipefail
 
@@ -116,9 +120,22 @@ awk '
 		exit failed > 0
 	}' "$out/table1.txt" "$out/table2.txt" > "$out/judged.txt" && rc=0 || rc=$?
 
+# The L2 boots: seconds from QEMU's start to the L2's memory written and
+# verified and to QEMU's exit, QEMU's exit status, KVM's mappings then.
+sed -n 's/^# L2BENCH //p' "$log" | awk '
+	BEGIN { printf "\n%-14s %3s %10s %7s %3s %9s %9s %9s\n", "l2_boot", "gb", "verified_s",
+		"exit_s", "rc", "pages_4k", "pages_2m", "pages_1g" }
+	{
+		split("", v)
+		for (i = 1; i <= NF; i++) { eq = index($i, "="); v[substr($i, 1, eq - 1)] = substr($i, eq + 1) }
+		printf "%-14s %3s %10s %7s %3s %9s %9s %9s\n", v["row"], v["gb"], v["verified_s"],
+			v["exit_s"], v["rc"], v["pages_4k"] == "" ? "-" : v["pages_4k"],
+			v["pages_2m"] == "" ? "-" : v["pages_2m"], v["pages_1g"] == "" ? "-" : v["pages_1g"]
+	}' > "$out/l2.txt"
+
 { echo "# $(date -u +%Y-%m-%d) $(sed -n 's/^VERSION=//p' "$(dirname "$0")/../BASE") under QEMU TCG"
-  cat "$out/bench.raw" "$out/judged.txt"; } > "$out/bench.txt"
-rm -f "$out/bench.raw" "$out/judged.txt" "$out/table1.txt" "$out/table2.txt"
+  cat "$out/bench.raw" "$out/judged.txt" "$out/l2.txt"; } > "$out/bench.txt"
+rm -f "$out/bench.raw" "$out/judged.txt" "$out/table1.txt" "$out/table2.txt" "$out/l2.txt"
 sed -n '/^populate vs shared/,$p' "$out/bench.txt"
 echo "  BENCH   $out/bench.txt, $out/bench.csv"
 
