@@ -4,7 +4,7 @@
 # Boot an L2 Linux (the test VM's own kernel, /l2/bzImage, with the tiny
 # /l2/initramfs.cpio.gz of harness/l2/init.c) under the project's QEMU
 # (/usr/bin/qemu-system-x86_64, harness/qemu-build.sh) with GB GiB of its
-# RAM on the backing ROW, above 4 GiB, and 512 MiB of ordinary shared RAM
+# RAM on the backing ROW, above 4 GiB, and 1 GiB of ordinary shared RAM
 # below 4 GiB for firmware, kernel, initrd and what QEMU writes (fw_cfg).
 #
 #   l2-boot.sh ROW [GB [L2-KERNEL-ARGS...]]
@@ -34,7 +34,7 @@ extra=$*
 limit=${L2_LIMIT:-800}
 qemu=/usr/bin/qemu-system-x86_64
 dir=/tmp/l2-$row
-low_mb=512
+low_mb=1024
 
 fail() { echo "FAIL: $*"; exit 1; }
 
