@@ -105,7 +105,7 @@ test: kernel qemu $(B)/tests-tests.list
 	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
 	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
 
-test-debug: kernel-debug qemu $(B)/tests-tests.list
+test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
 	@$(H)/userspace.sh debug $(B)/tests-tests.list $(EXTRA)
 	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
 

@@ -93,8 +93,10 @@ if [ -n "$extra" ]; then
 	find "$extra" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/extra/" \;
 fi
 # L2 boots (guest/l2-boot.sh): the project's QEMU with its libraries and
-# firmware (harness/qemu-build.sh), the L2 kernel (this kernel) and the L2's
-# initramfs (harness/l2/init.c).
+# firmware (harness/qemu-build.sh), the L2 kernel and the L2's initramfs
+# (harness/l2/init.c).  The L2 kernel is the base kernel also in the debug
+# variant: the debug kernel is under test as the L1, where KVM runs; as the
+# L2 it would only be slower.
 if grep -q '^[^#]*[[:space:]]guest/l2-boot\.sh' "$list"; then
 	stage=$top/build/qemu/stage
 	[ -x "$stage/usr/bin/qemu-system-x86_64" ] ||
@@ -105,7 +107,9 @@ if grep -q '^[^#]*[[:space:]]guest/l2-boot\.sh' "$list"; then
 	ccache gcc -static -O2 -Wall -Werror -o "$l2/root/init" "$top/harness/l2/init.c"
 	(cd "$l2/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$l2/initramfs.cpio.gz")
 	mkdir -p "$root/l2"
-	cp "$top/build/bzImage-$variant" "$root/l2/bzImage"
+	[ -f "$top/build/bzImage-base" ] ||
+		{ echo "userspace: no build/bzImage-base for the L2 boots: run 'make kernel'" >&2; exit 1; }
+	cp "$top/build/bzImage-base" "$root/l2/bzImage"
 	cp "$l2/initramfs.cpio.gz" "$root/l2/"
 	echo "  INITRD  QEMU $(cat "$top/build/qemu/src/VERSION") and an L2 kernel and initramfs for the L2 boots"
 fi
