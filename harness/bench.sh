@@ -30,8 +30,9 @@
 #   - else NOT JUDGED: spread too large (and with one round: NOT JUDGED).
 #
 # The L2 boots of bench.list (guest/l2-boot.sh prints one "L2BENCH" line per
-# row) make one more table in bench.txt: an unmodified Linux under the
-# project's QEMU, 2 GiB of its RAM on each backing.
+# boot, R boots per row) make one more table in bench.txt: an unmodified
+# Linux under the project's QEMU, 2 GiB of its RAM on each backing, the
+# median and range of its times, its mappings (per round when they differ).
 #
 # Exit status 1 when a target fails or the log has no figures; NOT JUDGED
 # does not fail.
@@ -173,17 +174,59 @@ awk -v spread_max="$spread_max" '
 		exit n["FAIL"] > 0
 	}' "$out/table1.txt" "$out/table2.txt" "$out/table3.txt" > "$out/judged.txt" && rc=0 || rc=$?
 
-# The L2 boots: seconds from QEMU's start to the L2's memory written and
-# verified and to QEMU's exit, QEMU's exit status, KVM's mappings then.
+# The L2 boots, R per row: seconds from QEMU's start to the L2's memory
+# written and verified and to QEMU's exit (median, min-max, spread), QEMU's
+# exit status and KVM's mappings then, each the same in every round or
+# listed per round.
 sed -n 's/^# L2BENCH //p' "$log" | awk '
-	BEGIN { printf "\n%-14s %3s %10s %7s %3s %9s %9s %9s\n", "l2_boot", "gb", "verified_s",
-		"exit_s", "rc", "pages_4k", "pages_2m", "pages_1g" }
+	# Median, min-max and spread of the rounds that have a value.
+	function stats(list, what, b,   all, k, v, i, j, t, x, m) {
+		all = split(list, t, " ")
+		for (i = 1; i <= all; i++) if (t[i] != "-") v[++k] = t[i]
+		if (k && k < all)
+			notes = notes sprintf("NOTE: l2 %s: %s in %d of %d rounds:%s\n", b, what, k, all, list)
+		if (!k) return sprintf("%7s %11s %6s", "-", "-", "-")
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+		m = k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+		return sprintf("%7.1f %11s %6.1f", m, v[1] "-" v[k], m > 0 ? (v[k] - v[1]) / m * 100 : 0)
+	}
+	function same(list, what, b,   k, v, i) {
+		sub(/^ /, "", list)
+		k = split(list, v, " ")
+		for (i = 2; i <= k; i++)
+			if (v[i] != v[1]) {
+				notes = notes sprintf("NOTE: l2 %s: %s differs between rounds: %s\n", b, what, list)
+				gsub(/ /, ",", list)
+				return list
+			}
+		return v[1] == "" ? "-" : v[1]
+	}
 	{
 		split("", v)
 		for (i = 1; i <= NF; i++) { eq = index($i, "="); v[substr($i, 1, eq - 1)] = substr($i, eq + 1) }
-		printf "%-14s %3s %10s %7s %3s %9s %9s %9s\n", v["row"], v["gb"], v["verified_s"],
-			v["exit_s"], v["rc"], v["pages_4k"] == "" ? "-" : v["pages_4k"],
-			v["pages_2m"] == "" ? "-" : v["pages_2m"], v["pages_1g"] == "" ? "-" : v["pages_1g"]
+		b = v["row"]
+		if (!(b in n)) order[++rows] = b
+		n[b]++; gb[b] = v["gb"]
+		ver[b] = ver[b] " " v["verified_s"]; ex[b] = ex[b] " " v["exit_s"]; rc[b] = rc[b] " " v["rc"]
+		for (l = 1; l <= 3; l++) {
+			lv = ("pages_" (l == 1 ? "4k" : l == 2 ? "2m" : "1g"))
+			pg[b, l] = pg[b, l] " " (v[lv] == "" ? "-" : v[lv])
+		}
+	}
+	END {
+		if (!rows)
+			exit
+		printf "\n%-12s %2s %6s %7s %11s %6s %7s %11s %6s %3s %9s %9s %9s\n", "l2_boot", "gb", "rounds",
+			"verif_s", "verif_range", "spread", "exit_s", "exit_range", "spread", "rc",
+			"pages_4k", "pages_2m", "pages_1g"
+		for (r = 1; r <= rows; r++) {
+			b = order[r]
+			printf "%-12s %2s %6d %s %s %3s %9s %9s %9s\n", b, gb[b], n[b],
+				stats(ver[b], "verified_s", b), stats(ex[b], "exit_s", b),
+				same(rc[b], "rc", b), same(pg[b, 1], "pages_4k", b), same(pg[b, 2], "pages_2m", b),
+				same(pg[b, 3], "pages_1g", b)
+		}
+		printf "%s", notes
 	}' > "$out/l2.txt"
 
 { echo "# $(date -u +%Y-%m-%d) $(sed -n 's/^VERSION=//p' "$(dirname "$0")/../BASE") under QEMU TCG"
