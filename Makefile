@@ -34,6 +34,10 @@ BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" Q
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
 
+# make bench ROUNDS=n: n rounds of the benchmark's rows (-r) and the first n
+# of the L2 boots' rounds (harness/bench.list has three).
+ROUNDS ?=
+
 .PHONY: all deps tree patches series check-series kernel kernel-debug kernel-pristine qemu \
 	test test-debug test-base run \
 	bench stress stress-debug stress-repeat checkpatch clean distclean help qemu-patches
@@ -155,6 +159,10 @@ stress-repeat: $(B)/tests-stress-repeat.list
 		$(B)/tests-stress-repeat.list
 
 bench: kernel qemu $(B)/tests-bench.list
+	@if [ -n "$(ROUNDS)" ]; then \
+		awk -v n="$(ROUNDS)" '$$1 ~ /-r[0-9]+$$/ { k = $$1; sub(/.*-r/, "", k); if (k + 0 > n) next } \
+			{ sub(/ -r [0-9]+/, " -r " n) } 1' $(B)/tests-bench.list > $(B)/tests-bench.list.tmp && \
+		mv $(B)/tests-bench.list.tmp $(B)/tests-bench.list; fi
 	@$(H)/userspace.sh base $(B)/tests-bench.list
 	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/bench.log $(QEMU_TIMEOUT) $(B)/tests-bench.list; \
 		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && exit $$rc

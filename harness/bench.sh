@@ -5,29 +5,48 @@
 #
 #   bench.sh LOG OUTDIR
 #
-# private_mem_bench prints two tables, populate and conversion, each under a
-# header line that starts with "backing".  Out of them:
+# private_mem_bench runs every row once per round, R rounds (-r), and
+# prints three tables, each under a header line that starts with "backing":
+# populate and conversion (counts, the medians of the times, whether the
+# counts were the same in every round), and every time of every round with
+# its median, min, max and spread, (max - min) / median.  Out of them:
 #
-#   OUTDIR/bench.txt   the program's output, the populate table again with
-#                      each row's ratio to the shared row of its page size
-#                      (fault_x, time_x), and PASS/FAIL for the targets
+#   OUTDIR/bench.txt   the program's output, the populate rows' ratios to
+#                      the shared row of their page size (fault_x; time_x
+#                      of the medians and the ratio's range over the
+#                      rounds' extremes), and PASS, FAIL or NOT JUDGED for
+#                      the targets
 #   OUTDIR/bench.csv   populate rows, each joined with its conversions
+#   OUTDIR/times.csv   every time of every round (the third table)
 #   OUTDIR/bench.png   populate faults and time per backing, when gnuplot
 #                      (Debian: gnuplot-nox) is installed
 #
-# The L2 boots of bench.list (guest/l2-boot.sh prints one "L2BENCH" line per
-# row) make one more table in bench.txt: an unmodified Linux under the
-# project's QEMU, 2 GiB of its RAM on each backing.
+# Counts are judged exactly and must be the same in every round.  A time
+# target "A within K x B" is judged (docs/benchmark.md):
+#   - PASS when max(A) <= K * min(B), FAIL when min(A) > K * max(B): the
+#     verdict of every pairing of rounds;
+#   - else on the medians when the spreads of A and B are both at most
+#     SPREAD_MAX percent (default 20);
+#   - else NOT JUDGED: spread too large (and with one round: NOT JUDGED).
 #
-# Exit status 1 when a target fails or the log has no figures.
+# The L2 boots of bench.list (guest/l2-boot.sh prints one "L2BENCH" line per
+# boot, R boots per row) make one more table in bench.txt: an unmodified
+# Linux under the project's QEMU, 2 GiB of its RAM on each backing, the
+# median and range of its times, its mappings (per round when they differ).
+#
+# Exit status 1 when a target fails or the log has no figures; NOT JUDGED
+# does not fail.
 set -euo pipefail
 
 log=$1
 out=$2
+spread_max=${SPREAD_MAX:-20}
 mkdir -p "$out"
 
-# The program's output is the log's "# " lines of the bench test.
-sed -n 's/^# //p' "$log" > "$out/bench.raw"
+# The program's output: the "# " lines of the bench/ test (the L2 boots'
+# logs stay in the serial log).
+awk '/^HARNESS: BEGIN bench\// { on = 1; next } /^HARNESS: END / { on = 0 }
+	on && sub(/^# /, "")' "$log" > "$out/bench.raw"
 # One file per table, the header first.
 awk -v out="$out" '
 	$1 == "backing" { t++; f = out "/table" t ".txt"; nf = NF }
@@ -38,6 +57,7 @@ if [ ! -s "$out/table1.txt" ]; then
 	exit 1
 fi
 [ -s "$out/table2.txt" ] || : > "$out/table2.txt"
+[ -s "$out/table3.txt" ] || : > "$out/table3.txt"
 
 # CSV: each populate row, once per conversion of its backing (or alone).
 awk '
@@ -60,37 +80,72 @@ awk '
 			}
 		}
 	}' "$out/table1.txt" "$out/table2.txt" > "$out/bench.csv"
+awk '{ $1 = $1; gsub(/ /, ","); gsub(/,-/, ","); print }' "$out/table3.txt" > "$out/times.csv"
 
 # Ratios and targets, from this run's numbers only.
-awk '
+awk -v spread_max="$spread_max" '
 	function skip(what) { printf "SKIP: %s\n", what }
-	function target(ok, what) { printf "%s: %s\n", ok ? "PASS" : "FAIL", what; failed += !ok }
+	function verdict(v, what) { printf "%s: %s\n", v, what; n[v]++ }
+	function target(ok, what) { verdict(ok ? "PASS" : "FAIL", what) }
+	# "A within K x B" on the populate times of rows a and b (see the top).
+	function within(a, b, k, what,   lo, hi, mid, how) {
+		mid = pop[a] / pop[b]; lo = pmin[a] / pmax[b]; hi = pmax[a] / pmin[b]
+		how = sprintf("%s: %.2fx (medians %.2fs, %.2fs), %.2fx-%.2fx over the rounds'"'"' extremes, spreads %.1f%% and %.1f%%",
+			      what, mid, pop[a], pop[b], lo, hi, pspread[a], pspread[b])
+		if (nrounds[a] < 2 || nrounds[b] < 2)
+			verdict("NOT JUDGED", how ": one round, no spread")
+		else if (hi <= k)
+			verdict("PASS", how ": every pairing of rounds passes")
+		else if (lo > k)
+			verdict("FAIL", how ": every pairing of rounds fails")
+		else if (pspread[a] <= spread_max && pspread[b] <= spread_max)
+			target(mid <= k, how sprintf(" <= %d%%: on the medians", spread_max))
+		else
+			verdict("NOT JUDGED", how sprintf(": spread too large (limit %d%%)", spread_max))
+	}
 	FNR == 1 { file++; for (i = 1; i <= NF; i++) c[file, $i] = i; next }
 	file == 1 {
 		seen[$1] = 1; order[++rows] = $1; size = $c[1, "size_mb"] * 1048576
-		faults[$1] = $c[1, "faults"]; pop[$1] = $c[1, "populate_s"]
+		faults[$1] = $c[1, "faults"]; pop[$1] = $c[1, "populate_s"]; nrounds[$1] = $c[1, "rounds"]
 		p4k[$1] = $c[1, "pages_4k"]; p2m[$1] = $c[1, "pages_2m"]; p1g[$1] = $c[1, "pages_1g"]
-		line[$1] = $0
+		if ($c[1, "counts"] != "same") differ[++ndiffer] = $1 " (populate)"
 		next
 	}
-	$c[2, "range_kb"] == 4 {
-		cv[$1] = 1
-		mix4k[$1] = $c[2, "mixed_4k"]; mix2m[$1] = $c[2, "mixed_2m"]
-		aft4k[$1] = $c[2, "after_4k"]; aft2m[$1] = $c[2, "after_2m"]; aft1g[$1] = $c[2, "after_1g"]
+	file == 2 {
+		if ($c[2, "conv_counts"] != "same") differ[++ndiffer] = $1 " (" $c[2, "range_kb"] "K conversion)"
+		mem[$1] = $c[2, "mem_ratio"]
+		if ($c[2, "range_kb"] == 4) {
+			cv[$1] = 1
+			mix4k[$1] = $c[2, "mixed_4k"]; mix2m[$1] = $c[2, "mixed_2m"]
+			aft4k[$1] = $c[2, "after_4k"]; aft2m[$1] = $c[2, "after_2m"]; aft1g[$1] = $c[2, "after_1g"]
+		}
+		next
 	}
-	{ mem[$1] = $c[2, "mem_ratio"] }
+	$c[3, "time"] == "populate_s" {
+		pmin[$1] = $c[3, "min"]; pmax[$1] = $c[3, "max"]; pspread[$1] = $c[3, "spread_pct"]
+	}
 	END {
-		printf "\n%-20s %8s %8s\n", "populate vs shared", "fault_x", "time_x"
+		printf "\n%-20s %8s %8s %10s %10s %10s\n", "populate vs shared", "fault_x", "time_x",
+			"time_x_min", "time_x_max", "spread_pct"
 		for (r = 1; r <= rows; r++) {
 			b = order[r]
 			ref = b ~ /1G$/ ? "shared-hugetlb-1G" : b ~ /2M$/ ? "shared-hugetlb-2M" : "shared-anon-4K"
-			if (ref in seen)
-				printf "%-20s %8.2f %8.2f\n", b, faults[b] / faults[ref], pop[b] / pop[ref]
+			if (!(ref in seen))
+				continue
+			if (b == ref)
+				printf "%-20s %8.2f %8.2f %10s %10s %10.1f\n", b, 1, 1, "-", "-", pspread[b]
+			else
+				printf "%-20s %8.2f %8.2f %10.2f %10.2f %10.1f\n", b, faults[b] / faults[ref],
+					pop[b] / pop[ref], pmin[b] / pmax[ref], pmax[b] / pmin[ref], pspread[b]
 		}
 		print ""
 		g = "private-memfd-1G"; m = "private-memfd-2M"; gm = "private-guest_memfd"
 		s2 = "shared-hugetlb-2M"; s1 = "shared-hugetlb-1G"
 		want1g = size / 1073741824; want2m = size / 2097152
+		for (i = 1; i <= ndiffer; i++)
+			target(0, "counts differ between rounds: " differ[i])
+		if (!ndiffer)
+			target(1, "counts (faults, mappings, conversions, memory) the same in every round of every row")
 		if (g in seen)
 			target(faults[g] == want1g && p1g[g] == want1g,
 			       sprintf("private hugetlb 1G: %d faults and %d 1G mappings on populate, want %d", faults[g], p1g[g], want1g))
@@ -100,11 +155,9 @@ awk '
 			       sprintf("private hugetlb 2M: %d faults and %d 2M mappings on populate, want %d", faults[m], p2m[m], want2m))
 		else skip("no private hugetlb 2M row")
 		if ((m in seen) && (s2 in seen))
-			target(pop[m] <= 1.2 * pop[s2],
-			       sprintf("private hugetlb 2M populate %.2fs within 1.2x of shared hugetlb 2M %.2fs", pop[m], pop[s2]))
+			within(m, s2, 1.2, "private hugetlb 2M populate within 1.2x of shared hugetlb 2M")
 		if ((g in seen) && (s1 in seen))
-			target(pop[g] <= 1.2 * pop[s1],
-			       sprintf("private hugetlb 1G populate %.2fs within 1.2x of shared hugetlb 1G %.2fs", pop[g], pop[s1]))
+			within(g, s1, 1.2, "private hugetlb 1G populate within 1.2x of shared hugetlb 1G")
 		if ((m in seen) && (gm in seen))
 			target(faults[m] * 50 <= faults[gm],
 			       sprintf("private hugetlb 2M: %d faults, >= 50x fewer than guest_memfd'"'"'s %d", faults[m], faults[gm]))
@@ -117,31 +170,77 @@ awk '
 		if ((g in mem) && (m in mem))
 			target(mem[m] == 1.0 && mem[g] == 1.0,
 			       sprintf("no double allocation: %.2f (2M) and %.2f (1G) hugetlb bytes per guest byte, want 1.00", mem[m], mem[g]))
-		exit failed > 0
-	}' "$out/table1.txt" "$out/table2.txt" > "$out/judged.txt" && rc=0 || rc=$?
+		printf "verdicts: %d PASS, %d FAIL, %d NOT JUDGED\n", n["PASS"], n["FAIL"], n["NOT JUDGED"]
+		exit n["FAIL"] > 0
+	}' "$out/table1.txt" "$out/table2.txt" "$out/table3.txt" > "$out/judged.txt" && rc=0 || rc=$?
 
-# The L2 boots: seconds from QEMU's start to the L2's memory written and
-# verified and to QEMU's exit, QEMU's exit status, KVM's mappings then.
+# The L2 boots, R per row: seconds from QEMU's start to the L2's memory
+# written and verified and to QEMU's exit (median, min-max, spread), QEMU's
+# exit status and KVM's mappings then, each the same in every round or
+# listed per round.
 sed -n 's/^# L2BENCH //p' "$log" | awk '
-	BEGIN { printf "\n%-14s %3s %10s %7s %3s %9s %9s %9s\n", "l2_boot", "gb", "verified_s",
-		"exit_s", "rc", "pages_4k", "pages_2m", "pages_1g" }
+	# Median, min-max and spread of the rounds that have a value.
+	function stats(list, what, b,   all, k, v, i, j, t, x, m) {
+		all = split(list, t, " ")
+		for (i = 1; i <= all; i++) if (t[i] != "-") v[++k] = t[i]
+		if (k && k < all)
+			notes = notes sprintf("NOTE: l2 %s: %s in %d of %d rounds:%s\n", b, what, k, all, list)
+		if (!k) return sprintf("%7s %11s %6s", "-", "-", "-")
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+		m = k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+		return sprintf("%7.1f %11s %6.1f", m, v[1] "-" v[k], m > 0 ? (v[k] - v[1]) / m * 100 : 0)
+	}
+	function same(list, what, b,   k, v, i) {
+		sub(/^ /, "", list)
+		k = split(list, v, " ")
+		for (i = 2; i <= k; i++)
+			if (v[i] != v[1]) {
+				notes = notes sprintf("NOTE: l2 %s: %s differs between rounds: %s\n", b, what, list)
+				gsub(/ /, ",", list)
+				return list
+			}
+		return v[1] == "" ? "-" : v[1]
+	}
 	{
 		split("", v)
 		for (i = 1; i <= NF; i++) { eq = index($i, "="); v[substr($i, 1, eq - 1)] = substr($i, eq + 1) }
-		printf "%-14s %3s %10s %7s %3s %9s %9s %9s\n", v["row"], v["gb"], v["verified_s"],
-			v["exit_s"], v["rc"], v["pages_4k"] == "" ? "-" : v["pages_4k"],
-			v["pages_2m"] == "" ? "-" : v["pages_2m"], v["pages_1g"] == "" ? "-" : v["pages_1g"]
+		b = v["row"]
+		if (!(b in n)) order[++rows] = b
+		n[b]++; gb[b] = v["gb"]
+		ver[b] = ver[b] " " v["verified_s"]; ex[b] = ex[b] " " v["exit_s"]; rc[b] = rc[b] " " v["rc"]
+		for (l = 1; l <= 3; l++) {
+			lv = ("pages_" (l == 1 ? "4k" : l == 2 ? "2m" : "1g"))
+			pg[b, l] = pg[b, l] " " (v[lv] == "" ? "-" : v[lv])
+		}
+	}
+	END {
+		if (!rows)
+			exit
+		printf "\n%-12s %2s %6s %7s %11s %6s %7s %11s %6s %3s %9s %9s %9s\n", "l2_boot", "gb", "rounds",
+			"verif_s", "verif_range", "spread", "exit_s", "exit_range", "spread", "rc",
+			"pages_4k", "pages_2m", "pages_1g"
+		for (r = 1; r <= rows; r++) {
+			b = order[r]
+			printf "%-12s %2s %6d %s %s %3s %9s %9s %9s\n", b, gb[b], n[b],
+				stats(ver[b], "verified_s", b), stats(ex[b], "exit_s", b),
+				same(rc[b], "rc", b), same(pg[b, 1], "pages_4k", b), same(pg[b, 2], "pages_2m", b),
+				same(pg[b, 3], "pages_1g", b)
+		}
+		printf "%s", notes
 	}' > "$out/l2.txt"
 
 { echo "# $(date -u +%Y-%m-%d) $(sed -n 's/^VERSION=//p' "$(dirname "$0")/../BASE") under QEMU TCG"
   cat "$out/bench.raw" "$out/judged.txt" "$out/l2.txt"; } > "$out/bench.txt"
-rm -f "$out/bench.raw" "$out/judged.txt" "$out/table1.txt" "$out/table2.txt" "$out/l2.txt"
+rm -f "$out/bench.raw" "$out/judged.txt" "$out/table1.txt" "$out/table2.txt" "$out/table3.txt" \
+	"$out/l2.txt"
 sed -n '/^populate vs shared/,$p' "$out/bench.txt"
-echo "  BENCH   $out/bench.txt, $out/bench.csv"
+echo "  BENCH   $out/bench.txt, $out/bench.csv, $out/times.csv"
 
 if command -v gnuplot >/dev/null; then
-	# One line per backing: its populate row (the first CSV line of each).
-	awk -F, 'NR > 1 && !seen[$1]++ { printf "\"%s\" %s %s\n", $1, $3, $7 }' \
+	# One line per backing: its populate row (the first CSV line of each),
+	# faults and the median populate time.
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		!seen[$1]++ { printf "\"%s\" %s %s\n", $1, $c["faults"], $c["populate_s"] }' \
 		"$out/bench.csv" > "$out/populate.dat"
 	gnuplot <<GP
 set terminal png size 1000,500 noenhanced
@@ -154,7 +253,7 @@ set logscale y
 set title "KVM page faults"
 plot "$out/populate.dat" using 2:xtic(1) notitle
 unset logscale y
-set title "populate time (s)"
+set title "populate time (s), median of the rounds"
 plot "$out/populate.dat" using 3:xtic(1) notitle
 unset multiplot
 GP
