@@ -20,8 +20,9 @@
 #
 # The L2's user space writes a pattern over its free memory and verifies it;
 # then this script reads the VM's KVM statistics (pages_4k/2m/1g), asks
-# QEMU's monitor for private memory on the private rows (xp and
-# dump-guest-memory must fail, QEMU must keep running) and lets the L2
+# QEMU's monitor for private memory on the private rows (xp,
+# dump-guest-memory, migrate and calc_dirty_rate must fail, QEMU must keep
+# running) and lets the L2
 # reboot, which ends QEMU (-no-reboot).  It prints the hugetlb pools
 # before, during and after, and fails when the L2 does not finish, reports
 # a bad word, when the RAM of a hugetlb row is mapped below its page size
@@ -155,11 +156,14 @@ mpid=$!
 exec 4<> "$dir/mon.in"
 
 # monitor_check: QEMU cannot read the private RAM at 4 GiB: the monitor
-# says so, and QEMU (which got SIGBUS there once) keeps running.
+# says so, and QEMU (which got SIGBUS there once) keeps running; migration
+# and the dirty rate (which aborted QEMU in kvm_log_start) are refused.
 monitor_check() {
 	echo "xp /2xw 0x100000000" >&4
 	echo "dump-guest-memory $dir/dump" >&4
 	echo "xp /2xw 0x0" >&4
+	echo "migrate exec:true" >&4
+	echo "calc_dirty_rate 1" >&4
 	sleep 3
 	# Without the lines readline redraws while it echoes the commands.
 	tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
@@ -170,6 +174,10 @@ monitor_check() {
 	grep -q 'private memory' "$dir/monitor" ||
 		{ mon_err="dump-guest-memory was not refused for private memory"; return; }
 	[ ! -s "$dir/dump" ] || { mon_err="dump-guest-memory wrote $dir/dump"; return; }
+	grep -q 'migration, snapshots and CPR of a VM with private memory' "$dir/monitor" ||
+		{ mon_err="migrate was not refused"; return; }
+	grep -q 'cannot measure the dirty rate' "$dir/monitor" ||
+		{ mon_err="calc_dirty_rate was not refused"; return; }
 	grep -q '0000000000000000: 0x' "$dir/monitor" ||
 		{ mon_err="xp of shared memory at 0 failed"; return; }
 	echo "monitor: private memory refused, QEMU alive"
