@@ -19,12 +19,16 @@
 #                 passes when QEMU refuses to start and says why
 #
 # The L2's user space writes a pattern over its free memory and verifies it;
-# then this script reads the VM's KVM statistics (pages_4k/2m/1g) and lets
-# the L2 reboot, which ends QEMU (-no-reboot).  It prints the hugetlb pools
+# then this script reads the VM's KVM statistics (pages_4k/2m/1g), asks
+# QEMU's monitor for private memory on the private rows (xp,
+# dump-guest-memory, migrate and calc_dirty_rate must fail, QEMU must keep
+# running) and lets the L2
+# reboot, which ends QEMU (-no-reboot).  It prints the hugetlb pools
 # before, during and after, and fails when the L2 does not finish, reports
 # a bad word, when the RAM of a hugetlb row is mapped below its page size
-# (pages_1g/pages_2m short of the row's pages) or when the pool does not
-# come back.
+# (pages_1g/pages_2m short of the row's pages), when the pool does not
+# hold the row's pages while QEMU runs (free_hugepages down and
+# resv_hugepages up by that many together) or does not come back.
 set -u
 row=${1:?usage: l2-boot.sh ROW [GB [L2-KERNEL-ARGS...]]}
 gb=${2:-2}
@@ -50,6 +54,12 @@ pool() {
 	echo
 }
 free_pages() { cat "/sys/kernel/mm/hugepages/hugepages-$1/free_hugepages"; }
+resv_pages() { cat "/sys/kernel/mm/hugepages/hugepages-$1/resv_hugepages"; }
+# The pages a pool has given out or promised: nr - free + resv.
+held_pages() {
+	d=/sys/kernel/mm/hugepages/hugepages-$1
+	echo $(($(cat "$d/nr_hugepages") - $(cat "$d/free_hugepages") + $(cat "$d/resv_hugepages")))
+}
 
 kvm_stats() {
 	d=$(ls -d /sys/kernel/debug/kvm/"$1"-* 2>/dev/null | head -1)
@@ -86,6 +96,7 @@ append="$append reboot=t"
 machine=pc,i8042=off,max-ram-below-4g=${low_mb}M
 vm=
 want_1g=0 want_2m=0
+ram0=memory-backend-ram
 case $row in
 private-1G)
 	vm="-object sw-protected-vm,id=sp0"
@@ -96,6 +107,10 @@ private-2M)
 	vm="-object sw-protected-vm,id=sp0"
 	machine=$machine,confidential-guest-support=sp0
 	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=2M"
+	# Anonymous RAM gets transparent huge pages, whose 2M mappings
+	# would count in pages_2m: the low RAM on shmem (no THP) leaves
+	# pages_2m to the private RAM.
+	ram0=memory-backend-memfd
 	want_2m=$((gb * 512)) pool_kb=2048 npages=$((gb * 512)) ;;
 shared-1G)
 	mem="memory-backend-memfd,id=ram1,size=${gb}G,hugetlb=on,hugetlbsize=1G"
@@ -105,7 +120,7 @@ short-pool)
 	vm="-object sw-protected-vm,id=sp0"
 	machine=$machine,confidential-guest-support=sp0
 	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=1G"
-	pool_kb= npages=0 ;;
+	pool_kb= npages=0 short_before="$(free_pages 1048576kB) $(resv_pages 1048576kB)" ;;
 guest-memfd)
 	vm="-object sw-protected-vm,id=sp0"
 	machine=$machine,confidential-guest-support=sp0
@@ -119,23 +134,60 @@ if [ -n "$pool_kb" ] && [ "$(free_pages "${pool_kb}kB")" -lt "$npages" ]; then
 fi
 
 rm -rf "$dir" && mkdir -p "$dir"
-mkfifo "$dir/console-in"
+mkfifo "$dir/console-in" "$dir/mon.in" "$dir/mon.out"
 # shellcheck disable=SC2086
 set -- -accel kvm -cpu host -smp 1 -m $((low_mb + gb * 1024))M \
 	-machine "$machine" $vm \
-	-object memory-backend-ram,id=ram0,size=${low_mb}M -object "$mem" \
+	-object $ram0,id=ram0,size=${low_mb}M -object "$mem" \
 	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1 \
 	-kernel /l2/bzImage -initrd /l2/initramfs.cpio.gz -append "$append" \
-	-nodefaults -display none -serial stdio -no-reboot
+	-nodefaults -display none -serial stdio -no-reboot \
+	-monitor "pipe:$dir/mon"
 echo "qemu-system-x86_64 $*"
 echo "pool before: $(pool)"
-before=
-[ -n "$pool_kb" ] && before=$(free_pages "${pool_kb}kB")
+before= held=
+if [ -n "$pool_kb" ]; then
+	before="$(free_pages "${pool_kb}kB") $(resv_pages "${pool_kb}kB")"
+	held=$(held_pages "${pool_kb}kB")
+fi
 
 start=$(cut -d' ' -f1 /proc/uptime)
 timeout -s KILL "$limit" "$qemu" "$@" < "$dir/console-in" > "$dir/log" 2>&1 &
 qpid=$!
 exec 3> "$dir/console-in"
+# Read-write opens of the monitor's fifos do not block (QEMU's neither).
+cat 0<> "$dir/mon.out" > "$dir/monitor" &
+mpid=$!
+exec 4<> "$dir/mon.in"
+
+# monitor_check: QEMU cannot read the private RAM at 4 GiB: the monitor
+# says so, and QEMU (which got SIGBUS there once) keeps running; migration
+# and the dirty rate (which aborted QEMU in kvm_log_start) are refused.
+monitor_check() {
+	echo "xp /2xw 0x100000000" >&4
+	echo "dump-guest-memory $dir/dump" >&4
+	echo "xp /2xw 0x0" >&4
+	echo "migrate exec:true" >&4
+	echo "calc_dirty_rate 1" >&4
+	sleep 3
+	# Without the lines readline redraws while it echoes the commands.
+	tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+	echo
+	kill -0 "$qpid" 2>/dev/null || { mon_err="QEMU died when the monitor read private memory"; return; }
+	grep -q '0000000100000000: Cannot access memory' "$dir/monitor" ||
+		{ mon_err="xp of private memory did not fail with 'Cannot access memory'"; return; }
+	grep -q 'private memory' "$dir/monitor" ||
+		{ mon_err="dump-guest-memory was not refused for private memory"; return; }
+	[ ! -s "$dir/dump" ] || { mon_err="dump-guest-memory wrote $dir/dump"; return; }
+	grep -q 'migration, snapshots and CPR of a VM with private memory' "$dir/monitor" ||
+		{ mon_err="migrate was not refused"; return; }
+	grep -q 'cannot measure the dirty rate' "$dir/monitor" ||
+		{ mon_err="calc_dirty_rate was not refused"; return; }
+	grep -q '0000000000000000: 0x' "$dir/monitor" ||
+		{ mon_err="xp of shared memory at 0 failed"; return; }
+	echo "monitor: private memory refused, QEMU alive"
+}
+mon_err=
 
 # Until the L2 has verified its memory (or QEMU is gone).  QEMU leaves a
 # VM it cannot run (KVM internal error) paused: end it.
@@ -155,6 +207,10 @@ while kill -0 "$qpid" 2>/dev/null; do
 		during=$(kvm_stats "$qpid")
 		echo "KVM during: $during"
 		echo "pool during: $(pool)"
+		if [ -n "$held" ]; then
+			held_during=$(($(held_pages "${pool_kb}kB") - held))
+		fi
+		case $row in private-*) monitor_check ;; esac
 		echo go >&3
 		break
 	fi
@@ -162,7 +218,8 @@ while kill -0 "$qpid" 2>/dev/null; do
 done
 wait "$qpid"
 rc=$?
-exec 3>&-
+exec 3>&- 4>&-
+kill "$mpid" 2>/dev/null
 t=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
 sed 's/\r$//; s/^/l2| /' "$dir/log"
 echo "QEMU exited with $rc after ${t} s"
@@ -172,7 +229,10 @@ echo "pool after: $(pool)"
 if [ "$row" = short-pool ]; then
 	[ "$rc" = 1 ] && grep -q "cannot reserve $gb huge pages" "$dir/log" ||
 		fail "QEMU did not refuse ${gb} GiB of private 1G pages with a message about the pool"
-	echo "PASS: QEMU refused to start with a clear message"
+	after="$(free_pages 1048576kB) $(resv_pages 1048576kB)"
+	[ "$after" = "$short_before" ] ||
+		fail "the 1G pool has free/resv $after, $short_before before"
+	echo "PASS: QEMU refused to start with a clear message, the pool is back"
 	exit 0
 fi
 echo "L2BENCH row=$row gb=$gb verified_s=${tv:--} exit_s=$t rc=$rc $during"
@@ -183,6 +243,7 @@ if [ "$row" = guest-memfd ] && [ -n "$stuck" ]; then
 	echo "SKIP: KVM cannot run an unmodified guest on guest_memfd private RAM (emulation failure)"
 	exit 4
 fi
+[ -z "$mon_err" ] || fail "$mon_err"
 [ "$rc" = 0 ] || fail "QEMU exited with $rc (137: killed after ${limit} s)"
 grep -q '^L2: RESULT ok' "$dir/log" || fail "the L2 did not finish its memory test"
 [ -n "$during" ] || fail "no KVM statistics (the L2 never said VERIFIED)"
@@ -192,7 +253,12 @@ p2m=$(echo "$during" | sed -n 's/.*pages_2m=\([0-9]*\).*/\1/p')
 	fail "pages_1g=$p1g: the ${gb} GiB of 1G pages are mapped smaller (want $want_1g)"
 [ "${p2m:-0}" -ge "$want_2m" ] ||
 	fail "pages_2m=$p2m: the ${gb} GiB of 2M pages are mapped smaller (want $want_2m)"
-if [ -n "$before" ] && [ "$(free_pages "${pool_kb}kB")" != "$before" ]; then
-	fail "the ${pool_kb} kB pool has $(free_pages "${pool_kb}kB") free pages, $before before"
+if [ -n "$held" ] && [ "${held_during:-}" != "$npages" ]; then
+	fail "the ${pool_kb} kB pool held ${held_during:-?} more pages (nr - free + resv) while QEMU ran, not $npages"
+fi
+after=
+[ -n "$pool_kb" ] && after="$(free_pages "${pool_kb}kB") $(resv_pages "${pool_kb}kB")"
+if [ -n "$before" ] && [ "$after" != "$before" ]; then
+	fail "the ${pool_kb} kB pool has free/resv $after, $before before"
 fi
 echo "PASS: $row, ${gb} GiB"
