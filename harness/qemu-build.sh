@@ -177,13 +177,16 @@ cmd_tree() {
 		echo /configs/devices/x86_64-softmmu/l1-vmm.mak >> "$src/.git/info/exclude"
 }
 
+# configure_args [kvm|tcg]: the accelerator the build has (kvm by default).
 configure_args() {
+	local kvm=enable tcg=disable
+	[ "${1:-kvm}" = tcg ] && kvm=disable tcg=enable
 	cat <<-EOF
 	--prefix=/usr
 	--python=/usr/bin/python3
 	--target-list=x86_64-softmmu
-	--enable-kvm
-	--disable-tcg
+	--$kvm-kvm
+	--$tcg-tcg
 	--without-default-features
 	--without-default-devices
 	--with-devices-x86_64=l1-vmm
@@ -194,14 +197,6 @@ configure_args() {
 	--disable-user
 	--disable-guest-agent
 	EOF
-}
-
-# The same for the QEMU that runs the test VM: TCG instead of KVM.
-tcg_configure_args() {
-	local args
-	args=$(configure_args | sed 's/^--enable-kvm$/--disable-kvm/; s/^--disable-tcg$/--enable-tcg/')
-	grep -qx -- --enable-tcg <<< "$args" || die "tcg_configure_args: no --enable-tcg in the arguments"
-	echo "$args"
 }
 
 # compile DIR ARGS: configure (when ARGS changed) and compile into DIR.
@@ -244,7 +239,7 @@ cmd_build() {
 cmd_tcg() {
 	local t0 dir=$q/tcg
 	t0=$(date +%s)
-	compile "$dir/build" "$(tcg_configure_args)" >&2
+	compile "$dir/build" "$(configure_args tcg)" >&2
 	# The harness's boot wants the firmware, no network card and no VGA
 	# (the device set has neither).
 	cat > "$dir/qemu-system-x86_64" <<-EOF
