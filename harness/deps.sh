@@ -4,15 +4,19 @@
 # Install the Debian packages the build and the QEMU runs need, if missing:
 # everything beyond a minimal Debian 12 (e.g. rsync for headers_install,
 # libc6-dev for the static selftests, bash-static for the shell-script
-# selftests in the guest, libcap-dev for memfd_secret).
+# selftests in the guest, libcap-dev for memfd_secret, patch for
+# make check-base).  Only tools: whatever version of them Debian has that
+# day builds the same tree.  The sources that are built (the kernel's
+# linux-source-6.12, QEMU's source package, meson) come in exactly the
+# versions BASE and patches/qemu/BASE pin, fetched by the build itself
+# (harness/apt.sh), never installed here.
 set -euo pipefail
 
-. "$(cd "$(dirname "$0")/.." && pwd)/BASE"
-pkgs="$PACKAGE qemu-system-x86 busybox-static gcc libc6-dev make flex bison bc libelf-dev
+pkgs="qemu-system-x86 busybox-static gcc libc6-dev make flex bison bc libelf-dev
 	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip
 	rsync bash-static libcap-dev
 	gnuplot-nox
-	libglib2.0-dev ninja-build python3-venv dpkg-dev seabios qemu-system-data"
+	libglib2.0-dev ninja-build python3-venv dpkg-dev seabios qemu-system-data patch"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

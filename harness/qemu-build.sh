@@ -44,66 +44,26 @@ say() { echo "  QEMU    $*"; }
 die() { echo "qemu-build: error: $*" >&2; exit 1; }
 g() { git -C "$src" "$@"; }
 
-# The mirror this machine already uses for Debian's main archive.
-mirror() {
-	{ cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
-		awk '/^(URIs:|deb )/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }'
-}
+# shellcheck source=harness/apt.sh
+. "$top/harness/apt.sh"
 
-# apt with a private state directory: the machine's apt state is untouched.
-apt_setup() {
-	local m
-	export APT_CONFIG=$q/apt/apt.conf
-	[ -f "$APT_CONFIG" ] && return
-	m=$(mirror)
-	[ -n "$m" ] || die "no Debian mirror configured in /etc/apt"
-	mkdir -p "$q"/apt/{state/lists/partial,cache/archives/partial,sources}
-	cat > "$q/apt/sources/$SUITE.sources" <<-EOF
-	Types: deb deb-src
-	URIs: $m
-	Suites: $SUITE
-	Components: main
-	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-	EOF
-	cat > "$APT_CONFIG" <<-EOF
-	Dir::State "$q/apt/state";
-	Dir::State::status "$q/apt/state/status";
-	Dir::Cache "$q/apt/cache";
-	Dir::Etc::sourcelist "/dev/null";
-	Dir::Etc::sourceparts "$q/apt/sources";
-	APT::Architecture "amd64";
-	APT::Sandbox::User "root";
-	EOF
-	touch "$q/apt/state/status"
-	say "apt update ($SUITE, deb and deb-src, private state in build/qemu/apt)"
-	apt-get update -q >/dev/null
-}
-
-# fetch PKG VERSION APT-GET-ARGS...: the pinned version, else the suite's
-# current one.
-fetch() {
-	local pkg=$1 ver=$2
-	shift 2
-	if ! apt-get -q "$@" "$pkg=$ver" >/dev/null 2>&1; then
-		echo "qemu-build: warning: $SUITE no longer has $pkg $ver, taking its current" \
-			"version (patches/qemu/BASE pins $ver)" >&2
-		apt-get -q "$@" "$pkg" >/dev/null
-	fi
-}
-
+# The pinned source package and meson, once (build/qemu/dl).  A version
+# Debian's archive no longer has stops the build (apt_fetch): no other
+# version is taken in its place.
 ensure_downloads() {
 	local dsc
-	dsc=$(ls "$q"/dl/"${PACKAGE}"_*.dsc 2>/dev/null | head -1 || true)
-	if [ -z "$dsc" ] || ! ls "$q"/dl/meson_*_all.deb >/dev/null 2>&1; then
-		apt_setup
-		mkdir -p "$q/dl"
+	dsc=$q/dl/${PACKAGE}_${PACKAGE_VERSION#*:}.dsc
+	if [ ! -f "$dsc" ] || ! apt_deb "$q/dl" meson "$MESON_VERSION" >/dev/null; then
+		apt_init "$q/apt" "$SUITE"
 		say "fetching $PACKAGE $PACKAGE_VERSION (source, 40 MB) and meson $MESON_VERSION from $SUITE"
-		(cd "$q/dl" && fetch "$PACKAGE" "$PACKAGE_VERSION" source --download-only &&
-			fetch meson "$MESON_VERSION" download)
+		[ -f "$dsc" ] || apt_fetch source "$PACKAGE" "$PACKAGE_VERSION" "$q/dl" patches/qemu/BASE
+		apt_deb "$q/dl" meson "$MESON_VERSION" >/dev/null ||
+			apt_fetch deb meson "$MESON_VERSION" "$q/dl" patches/qemu/BASE
+		[ -f "$dsc" ] || die "apt-get source left no $(basename "$dsc") in build/qemu/dl"
 	fi
 	if [ ! -d "$q/meson/usr/lib/python3/dist-packages/mesonbuild" ]; then
 		rm -rf "$q/meson"
-		dpkg-deb -x "$(ls "$q"/dl/meson_*_all.deb | head -1)" "$q/meson"
+		dpkg-deb -x "$(apt_deb "$q/dl" meson "$MESON_VERSION")" "$q/meson"
 	fi
 }
 
@@ -113,10 +73,18 @@ series_hash() {
 }
 
 ensure_base() {
-	[ -d "$src/.git" ] && g rev-parse -q --verify base >/dev/null && return
-	ensure_downloads
 	local dsc v
-	dsc=$(ls "$q"/dl/"${PACKAGE}"_*.dsc | head -1)
+	dsc=$q/dl/${PACKAGE}_${PACKAGE_VERSION#*:}.dsc
+	# The base of patches/qemu/BASE, else (BASE moved) unpacked anew.
+	if [ -d "$src/.git" ] && g rev-parse -q --verify base >/dev/null; then
+		g log -1 --format=%s base | grep -qF "(Debian $(basename "$dsc" .dsc))" && return
+		if [ -n "$(g status --porcelain --untracked-files=no)" ] && [ -z "${FORCE:-}" ]; then
+			die "patches/qemu/BASE moved but build/qemu/src has uncommitted edits:" \
+				"commit them and run 'make qemu-patches', or FORCE=1 to drop them"
+		fi
+		say "patches/qemu/BASE moved: unpacking the new base"
+	fi
+	ensure_downloads
 	rm -rf "$src" "$q/src.tmp"
 	say "unpacking $(basename "$dsc") with Debian's patches (dpkg-source)"
 	(cd "$q" && dpkg-source -q --no-check -x "$dsc" src.tmp >/dev/null)

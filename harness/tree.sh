@@ -10,7 +10,13 @@
 #   tree.sh series        the series for posting, with a cover letter, in
 #                         build/series/ (author and Signed-off-by: yours)
 #   tree.sh export REF    write base..REF to patches/linux/ (used by patches)
-#   tree.sh base          only unpack the base and record it (tag base)
+#   tree.sh base          only unpack the base and record it (tag base, or,
+#                         when BASE moved, a commit that make tree tags)
+#
+# The base is Debian's $PACKAGE of exactly BASE's PACKAGE_VERSION: the
+# installed package's tarball if it is that version, else the package
+# fetched into build/base/ through apt with a private state (harness/apt.sh);
+# a version the archive no longer has stops with an error, never a fallback.
 #
 # build/linux is a git repository: tag "base" is the pristine source, branch
 # "work" has one commit per patch of the series.  Commits are made with fixed
@@ -18,7 +24,7 @@
 # ids, and the work tree is only touched where a file differs (incremental
 # kernel rebuilds stay small).
 #
-# Editing workflow (see README.md, "Editing the series"):
+# Editing workflow (docs/series.md, "Changing a patch"):
 #
 #   cd build/linux
 #   edit; git commit --fixup=<commit of the patch to change>
@@ -51,28 +57,100 @@ series_files() {
 	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$pdir/series"
 }
 
-ensure_base() {
-	[ -d "$linux/.git" ] && g rev-parse -q --verify base >/dev/null && return
-	[ -f "$TARBALL" ] || die "$TARBALL missing: apt-get install $PACKAGE"
-	rm -rf "$linux" && mkdir -p "$linux"
-	say "unpacking $TARBALL (about 15 s)"
-	tar -C "$linux" --strip-components=1 -xJf "$TARBALL"
-	local v
-	v=$(make -s -C "$linux" kernelversion)
-	if [ "$v" != "$VERSION" ]; then
-		echo "tree: warning: $TARBALL is $v, patches are made against $VERSION;" \
-			"trying anyway" >&2
+# The tarball of the base: Debian's $PACKAGE of exactly $PACKAGE_VERSION.
+# The installed one if the installed package is that version; else the
+# package fetched into build/base/ (never installed), its tarball kept there.
+base_tarball() {
+	local inst dir=$top/build/base tar deb
+	inst=$(dpkg-query -W -f='${Version}' "$PACKAGE" 2>/dev/null || true)
+	if [ "$inst" = "$PACKAGE_VERSION" ] && [ -f "$TARBALL" ]; then
+		echo "$TARBALL"
+		return
 	fi
-	say "recording pristine base $v as a git commit (about 30 s)"
-	g init -q -b work
-	g config user.name "$ident_name"
-	g config user.email "$ident_email"
-	g config core.autocrlf false
-	g config gc.auto 0
-	g add -A -f .
-	g commit -q -m "Linux $v (Debian $PACKAGE)"
-	g tag base
-	g update-ref refs/series/applied work
+	tar=$dir/$PACKAGE_VERSION/$(basename "$TARBALL")
+	if [ ! -f "$tar" ]; then
+		# shellcheck source=harness/apt.sh
+		. "$top/harness/apt.sh"
+		# shellcheck disable=SC2086
+		apt_init "$dir/apt" $SUITES
+		say "fetching $PACKAGE $PACKAGE_VERSION into build/base" \
+			"(installed: ${inst:-none})" >&2
+		apt_fetch deb "$PACKAGE" "$PACKAGE_VERSION" "$dir" BASE >&2
+		deb=$(apt_deb "$dir" "$PACKAGE" "$PACKAGE_VERSION") ||
+			die "apt-get download left no $PACKAGE $PACKAGE_VERSION .deb in build/base"
+		mkdir -p "${tar%/*}"
+		if ! dpkg-deb --fsys-tarfile "$deb" | tar -xO ".$TARBALL" > "$tar.tmp" ||
+		   [ ! -s "$tar.tmp" ]; then
+			rm -f "$tar.tmp"
+			die "$(basename "$deb") has no $TARBALL: check TARBALL in BASE"
+		fi
+		mv "$tar.tmp" "$tar"
+		rm -f "$deb"
+	fi
+	echo "$tar"
+}
+
+# The kernel version of the source tree in $1, from its Makefile.
+kernel_version() {
+	awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
+		$1 == "SUBLEVEL" { s = $2 } $1 == "NAME" { exit }
+		END { print v "." p "." s }' "$1/Makefile"
+}
+
+# The commit of the base BASE names, made if build/linux does not have it
+# yet: a first base becomes build/linux (the tag is set here); a new one
+# (BASE moved) is imported as a commit beside the old one, and cmd_tree
+# moves tag base only once the series applies to it.  Prints the commit.
+base_subject="Linux $VERSION (Debian $PACKAGE $PACKAGE_VERSION)"
+ensure_base() {
+	local tar tmp v c idx
+	if [ -d "$linux/.git" ]; then
+		c=$(g log -1 --format='%H %s' base 2>/dev/null || true)
+		[ "${c#* }" = "$base_subject" ] && { echo "${c%% *}"; return; }
+		c=$(g log -1 --format=%H --fixed-strings --grep="$base_subject" refs/series/bases 2>/dev/null || true)
+		[ -n "$c" ] && { echo "$c"; return; }
+	fi
+	tar=$(base_tarball)
+	tmp=$top/build/base/src.$$
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	# shellcheck disable=SC2064
+	trap "rm -rf '$tmp'" EXIT
+	say "unpacking $tar (about 15 s)" >&2
+	tar -C "$tmp" --strip-components=1 -xJf "$tar" || die "cannot unpack $tar"
+	v=$(kernel_version "$tmp")
+	[ "$v" = "$VERSION" ] ||
+		die "$tar is Linux $v, but BASE says VERSION=$VERSION: fix BASE"
+	say "recording the pristine base $v as a git commit (about 30 s)" >&2
+	if [ -d "$linux/.git" ]; then
+		idx=$linux/.git/index.base.$$
+		GIT_INDEX_FILE=$idx GIT_WORK_TREE=$tmp g add -A -f .
+		c=$(GIT_INDEX_FILE=$idx g write-tree)
+		rm -f "$idx"
+		c=$(echo "$base_subject" | GIT_AUTHOR_NAME=$ident_name GIT_AUTHOR_EMAIL=$ident_email \
+			GIT_AUTHOR_DATE=$fixed_date GIT_COMMITTER_NAME=$ident_name \
+			GIT_COMMITTER_EMAIL=$ident_email GIT_COMMITTER_DATE=$fixed_date \
+			g commit-tree "$c")
+		# Kept reachable until cmd_tree tags it.
+		g update-ref refs/series/bases "$c"
+	else
+		git -C "$tmp" init -q -b work
+		git -C "$tmp" config user.name "$ident_name"
+		git -C "$tmp" config user.email "$ident_email"
+		git -C "$tmp" config core.autocrlf false
+		git -C "$tmp" config gc.auto 0
+		git -C "$tmp" add -A -f .
+		GIT_AUTHOR_DATE=$fixed_date GIT_COMMITTER_DATE=$fixed_date \
+			git -C "$tmp" commit -q -m "$base_subject"
+		git -C "$tmp" tag base
+		git -C "$tmp" update-ref refs/series/applied work
+		rm -rf "$linux"
+		mkdir -p "${linux%/*}"
+		mv "$tmp" "$linux"
+		c=$(g rev-parse base)
+	fi
+	rm -rf "$tmp"
+	trap - EXIT
+	echo "$c"
 }
 
 # Refuse to lose what make patches has not exported.
@@ -98,7 +176,15 @@ check_clean() {
 }
 
 cmd_tree() {
-	ensure_base
+	local base p n=0 parent tree
+
+	# A series that names a missing patch stops before anything changes.
+	for p in $(series_files); do
+		[ -f "$pdir/$p" ] || die "patches/linux/series names $p, which" \
+			"patches/linux/ does not have: restore the file or drop the line"
+	done
+	[ -d "$linux/.git" ] && check_clean
+	base=$(ensure_base) || exit 1
 	check_clean
 
 	# Files of the old layout (symlinks into this repository) go away.
@@ -108,16 +194,13 @@ cmd_tree() {
 
 	# Commit every patch on top of base in a scratch index, without touching
 	# the work tree; then move work there, which rewrites only what differs.
-	[ -f "$pdir/series" ] || die "patches/linux/series missing"
-	local p n=0 parent tree
 	idx=$linux/.git/index.assemble.$$
 	tmp=$(mktemp -d)
 	trap 'rm -rf "${tmp:-}"; rm -f "${idx:-}"' EXIT
 	rm -f "$idx"
-	GIT_INDEX_FILE=$idx g read-tree base
-	parent=$(g rev-parse base)
+	GIT_INDEX_FILE=$idx g read-tree "$base"
+	parent=$base
 	for p in $(series_files); do
-		[ -f "$pdir/$p" ] || die "patches/linux/$p (listed in series) missing"
 		g mailinfo -k "$tmp/msg" "$tmp/diff" < "$pdir/$p" > "$tmp/info"
 		if ! out=$(GIT_INDEX_FILE=$idx g apply --cached --verbose -p1 "$tmp/diff" 2>&1); then
 			echo "$out" | grep -v '^Checking patch' >&2
@@ -142,6 +225,12 @@ cmd_tree() {
 		[ -n "${FORCE:-}" ] && FORCE_ARG=-f
 		g checkout -q $FORCE_ARG -B work "$parent"
 	fi
+	# The series applies: a new base (BASE moved) becomes tag base now.
+	if [ "$(g rev-parse base)" != "$base" ]; then
+		g tag -f base "$base" >/dev/null
+		say "tag base moved to $VERSION ($PACKAGE_VERSION)"
+	fi
+	g update-ref -d refs/series/bases 2>/dev/null || true
 	g update-ref refs/series/applied work
 	say "$n patches of patches/linux/series applied to $VERSION (branch work)"
 }
@@ -269,7 +358,7 @@ fi
 
 case "${1:-}" in
 tree) cmd_tree ;;
-base) ensure_base ;;
+base) ensure_base >/dev/null ;;
 patches) cmd_patches ;;
 export) cmd_export "${2:-work}" ;;
 series) cmd_series ;;
