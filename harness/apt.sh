@@ -95,16 +95,16 @@ apt_versions() {
 
 apt_newest() {
 	apt_update
-	apt_versions "$1" "$2" | head -n 1
+	apt_versions "$1" "$2" | sed -n 1p
 }
 
 apt_fetch() {
 	local kind=$1 pkg=$2 ver=$3 dest=$4 pin=$5 newest
 	apt_update
-	if ! apt_versions "$kind" "$pkg" | grep -qxF -- "$ver"; then
+	if ! apt_versions "$kind" "$pkg" | grep -xF -- "$ver" >/dev/null; then
 		apt_update force
-		if ! apt_versions "$kind" "$pkg" | grep -qxF -- "$ver"; then
-			newest=$(apt_versions "$kind" "$pkg" | head -n 1)
+		if ! apt_versions "$kind" "$pkg" | grep -xF -- "$ver" >/dev/null; then
+			newest=$(apt_versions "$kind" "$pkg" | sed -n 1p)
 			die "$pin pins $pkg $ver, which Debian's archive no longer has" \
 				"(newest: ${newest:-none}): run 'make check-base' to check" \
 				"the series against it, then rebase (docs/series.md)"

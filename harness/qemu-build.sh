@@ -30,6 +30,7 @@
 #           usr/share/qemu (SeaBIOS and the linuxboot option ROM of this
 #           machine's Debian packages)
 set -euo pipefail
+shopt -s inherit_errexit	# a die() in $(...) stops the script
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 pq=$top/patches/qemu
@@ -77,7 +78,7 @@ ensure_base() {
 	dsc=$q/dl/${PACKAGE}_${PACKAGE_VERSION#*:}.dsc
 	# The base of patches/qemu/BASE, else (BASE moved) unpacked anew.
 	if [ -d "$src/.git" ] && g rev-parse -q --verify base >/dev/null; then
-		g log -1 --format=%s base | grep -qF "(Debian $(basename "$dsc" .dsc))" && return
+		[[ "$(g log -1 --format=%s base)" == *"(Debian $(basename "$dsc" .dsc))" ]] && return
 		if [ -n "$(g status --porcelain --untracked-files=no)" ] && [ -z "${FORCE:-}" ]; then
 			die "patches/qemu/BASE moved but build/qemu/src has uncommitted edits:" \
 				"commit them and run 'make qemu-patches', or FORCE=1 to drop them"

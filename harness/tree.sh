@@ -37,6 +37,7 @@
 # exported (FORCE=1 drops them); refs/series/applied records the last commit
 # that make tree applied or make patches exported.
 set -euo pipefail
+shopt -s inherit_errexit	# a die() in $(...) stops the script
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/BASE"
@@ -184,7 +185,7 @@ cmd_tree() {
 			"patches/linux/ does not have: restore the file or drop the line"
 	done
 	[ -d "$linux/.git" ] && check_clean
-	base=$(ensure_base) || exit 1
+	base=$(ensure_base)
 	check_clean
 
 	# Files of the old layout (symlinks into this repository) go away.
