@@ -38,7 +38,7 @@ STEPS ?=
 # of the L2 boots' rounds (harness/bench.list has three).
 ROUNDS ?=
 
-.PHONY: all deps tree patches series check-series kernel kernel-debug kernel-pristine qemu \
+.PHONY: all deps tree patches series check-series check-base check-harness kernel kernel-debug kernel-pristine qemu \
 	test test-debug test-base run \
 	bench stress stress-debug stress-repeat checkpatch clean distclean help qemu-patches
 
@@ -58,6 +58,8 @@ help:
 	@echo "make patches      write build/linux's commits back to patches/linux/"
 	@echo "make series       the series for posting, with cover letter, in build/series/"
 	@echo "make check-series every step of the series builds and is checkpatch clean (STEPS=a-b)"
+	@echo "make check-base   both series against Debian's newest kernel and QEMU (downloads)"
+	@echo "make check-harness tests of the harness itself (pinned sources, bad input)"
 	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
 	@echo "make qemu         build the QEMU the L2 boots run in the guest (patches/qemu/)"
 	@echo "make qemu-patches export build/qemu/src's commits to patches/qemu/"
@@ -77,6 +79,16 @@ series: tree
 
 check-series: tree
 	@$(H)/check-series.sh $(STEPS)
+
+# The first step when Debian moves on: each patch of both series against the
+# newest kernel and QEMU the archive has, and that kernel built
+# (build/check-base/; docs/series.md).  Downloads, so not in CI.
+check-base: deps
+	@$(H)/check-base.sh
+
+# The harness's own tests, hermetic (a fake archive): first in .ci/run.
+check-harness:
+	@$(H)/test-harness.sh
 
 kernel: tree
 	@$(H)/kernel.sh base

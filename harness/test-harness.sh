@@ -1,0 +1,251 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of the harness itself, on the host, before anything is built or
+# booted (make check-harness, first step of .ci/run): the build takes
+# exactly the source versions BASE and patches/qemu/BASE pin, whatever is
+# installed, and bad input stops it with one line that says what to do,
+# leaving build/linux as it was.
+#
+# Hermetic: a scratch copy of the repository's scripts runs against a fake
+# Debian archive (apt-get, apt-cache and dpkg-query stand-ins first in PATH,
+# serving tiny linux-source packages built here), so nothing is downloaded
+# and the machine's packages do not matter.  Prints TAP and a closing
+# "N passed, N failed" line; exits 1 if a test failed.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d /tmp/test-harness.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+pass=0 fail=0 n=0
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		pass=$((pass + 1)); echo "ok $n - $2"
+	else
+		fail=$((fail + 1)); echo "not ok $n - $2"
+		cat "$T/out" "$T/err" 2>/dev/null | sed "s/^/# /" | tail -15
+	fi
+}
+
+# --- The fake archive ------------------------------------------------------
+# $T/archive/index: "PKG VERSION" per package version the archive has;
+# $T/archive/PKG_VERSION.deb the packages; $T/installed: "PKG VERSION" of
+# installed packages; $T/apt.log: what was asked of apt.
+mkdir -p "$T/bin" "$T/archive" "$T/usr/src"
+tarball=$T/usr/src/linux-source-6.12.tar.xz
+: > "$T/archive/index"
+: > "$T/installed"
+
+# make_source DIR SUBLEVEL: a tiny kernel source tree.
+make_source() {
+	mkdir -p "$1/linux-source-6.12/mm"
+	printf 'VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = %s\nEXTRAVERSION =\nNAME = Baby Opossum Posse\n' \
+		"$2" > "$1/linux-source-6.12/Makefile"
+	printf 'int memfd_version = %s;\nint memfd_feature;\n' "$2" > "$1/linux-source-6.12/mm/memfd.c"
+}
+
+# add_package VERSION SUBLEVEL [notarball]: linux-source-6.12 VERSION in the
+# archive, with the tarball of a 6.12.SUBLEVEL tree (or none).
+add_package() {
+	local ver=$1 sub=$2 d=$T/pkg.$1
+	rm -rf "$d" && mkdir -p "$d/DEBIAN" "$d$T/usr/src" "$T/src.$1"
+	printf 'Package: linux-source-6.12\nVersion: %s\nArchitecture: all\nMaintainer: test <t@localhost>\nDescription: test\n' \
+		"$ver" > "$d/DEBIAN/control"
+	if [ "${3:-}" != notarball ]; then
+		make_source "$T/src.$1" "$sub"
+		tar -C "$T/src.$1" -cJf "$d$tarball" linux-source-6.12
+	else
+		echo "no tarball" > "$d$T/usr/src/README"
+	fi
+	dpkg-deb -Zgzip --build "$d" "$T/archive/linux-source-6.12_${ver}_all.deb" >/dev/null
+	echo "linux-source-6.12 $ver" >> "$T/archive/index"
+}
+
+cat > "$T/bin/apt-get" <<EOF
+#!/bin/bash
+echo "apt-get \$*" >> "$T/apt.log"
+args=("\$@")
+for ((i = 0; i < \${#args[@]}; i++)); do
+	case \${args[i]} in
+	update) exit 0 ;;
+	download|source)
+		spec=\${args[\$((\${#args[@]} - 1))]}
+		pkg=\${spec%%=*} ver=\${spec#*=}
+		if ! grep -qxF "\$pkg \$ver" "$T/archive/index"; then
+			echo "E: Version '\$ver' for '\$pkg' was not found" >&2
+			exit 100
+		fi
+		if [ "\${args[i]}" = source ]; then
+			: > "\${pkg}_\${ver#*:}.dsc"
+		else
+			cp "$T/archive/\${pkg}_\${ver}_all.deb" .
+		fi
+		exit 0 ;;
+	esac
+done
+exit 1
+EOF
+cat > "$T/bin/apt-cache" <<EOF
+#!/bin/bash
+[ "\$1" = madison ] || exit 1
+awk -v p="\$2" '\$1 == p {
+	printf " %s | %s | http://deb.example/debian bookworm/main amd64 Packages\n", \$1, \$2
+	printf " %s | %s | http://deb.example/debian bookworm/main Sources\n", \$1, \$2 }' "$T/archive/index"
+EOF
+cat > "$T/bin/dpkg-query" <<EOF
+#!/bin/bash
+pkg=\${!#}
+v=\$(awk -v p="\$pkg" '\$1 == p { print \$2 }' "$T/installed")
+[ -n "\$v" ] || exit 1
+printf '%s' "\$v"
+EOF
+chmod +x "$T/bin"/*
+export PATH=$T/bin:$PATH
+
+# --- A scratch repository --------------------------------------------------
+# new_top DIR: the harness scripts, a one-patch series and a BASE.
+new_top() {
+	local d=$1
+	mkdir -p "$d/harness" "$d/patches/linux" "$d/patches/qemu"
+	cp "$top/harness/tree.sh" "$top/harness/apt.sh" "$top/harness/qemu-build.sh" "$d/harness/"
+	cat > "$d/patches/linux/0001-mm-memfd-a-feature.patch" <<-'EOF'
+	From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+	From: Test <test@localhost>
+	Subject: [PATCH] mm/memfd: a feature
+
+	A feature.
+	---
+	diff --git a/mm/memfd.c b/mm/memfd.c
+	--- a/mm/memfd.c
+	+++ b/mm/memfd.c
+	@@ -2 +2 @@
+	-int memfd_feature;
+	+int memfd_feature = 1;
+	EOF
+	echo 0001-mm-memfd-a-feature.patch > "$d/patches/linux/series"
+	: > "$d/patches/qemu/series"
+	set_base "$d" 6.12.117 6.12.117-1
+	printf 'SUITE=trixie\nPACKAGE=qemu\nPACKAGE_VERSION=1:10.0.13+ds-0+deb13u1\nMESON_VERSION=1.7.0-1\n' \
+		> "$d/patches/qemu/BASE"
+}
+
+# set_base DIR VERSION PACKAGE_VERSION
+set_base() {
+	printf 'VERSION=%s\nPACKAGE=linux-source-6.12\nPACKAGE_VERSION=%s\nSUITES="bookworm bookworm-security"\nTARBALL=%s\n' \
+		"$2" "$3" "$tarball" > "$1/BASE"
+}
+
+# state DIR: what must not change when the harness refuses bad input.
+state() {
+	git -C "$1/build/linux" rev-parse base work refs/series/applied 2>&1
+	git -C "$1/build/linux" status --porcelain 2>&1
+	sha256sum "$1/build/linux/Makefile" "$1/build/linux/mm/memfd.c" 2>&1
+}
+
+# one_line_error FILE WORD...: FILE (stderr, progress lines beside) has one
+# error line, and it has every WORD.
+one_line_error() {
+	local f=$1 w e
+	shift
+	[ "$(grep -c ': error: ' "$f")" -eq 1 ] || return 1
+	e=$(grep ': error: ' "$f")
+	for w in "$@"; do grep -qF -- "$w" <<< "$e" || return 1; done
+}
+
+add_package 6.12.117-1 117
+add_package 6.12.118-1 118
+add_package 6.12.119-1 119 notarball
+# An installed linux-source of another version, with its tarball.
+echo "linux-source-6.12 6.12.200-1" > "$T/installed"
+make_source "$T/src.installed" 200
+tar -C "$T/src.installed" -cJf "$tarball" linux-source-6.12
+
+echo "1..9"
+
+# 1. Another version installed: the pinned package is fetched and used.
+A=$T/a
+new_top "$A"
+: > "$T/apt.log"
+"$A/harness/tree.sh" tree > "$T/out" 2>&1
+r=$?
+[ $r = 0 ] && grep -q '^SUBLEVEL = 117$' "$A/build/linux/Makefile" &&
+	grep -q 'memfd_feature = 1' "$A/build/linux/mm/memfd.c" &&
+	git -C "$A/build/linux" log -1 --format=%s base | grep -qF '(Debian linux-source-6.12 6.12.117-1)' &&
+	grep -qF 'download linux-source-6.12=6.12.117-1' "$T/apt.log"
+ok $? "6.12.200 installed, BASE pins 6.12.117-1: the tree is 6.12.117 with the series"
+
+# 2. The pinned version installed: its tarball is used, nothing downloaded.
+echo "linux-source-6.12 6.12.117-1" > "$T/installed"
+tar -C "$T/src.6.12.117-1" -cJf "$tarball" linux-source-6.12
+B=$T/b
+new_top "$B"
+: > "$T/apt.log"
+"$B/harness/tree.sh" tree > "$T/out" 2>&1 &&
+	grep -q '^SUBLEVEL = 117$' "$B/build/linux/Makefile" && ! grep -q download "$T/apt.log"
+ok $? "the pinned version installed: its tarball is used, nothing is downloaded"
+echo "linux-source-6.12 6.12.200-1" > "$T/installed"
+tar -C "$T/src.installed" -cJf "$tarball" linux-source-6.12
+
+# 3. BASE pins a version the archive does not have.
+before=$(state "$A")
+set_base "$A" 6.12.116 6.12.116-1
+"$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
+r=$?
+[ $r != 0 ] && one_line_error "$T/err" 6.12.116-1 'newest: 6.12.119-1' 'make check-base' &&
+	[ "$(state "$A")" = "$before" ]
+ok $? "a pinned version the archive lacks: one line with the pin, the newest and make check-base; build/linux unchanged"
+cp "$T/err" "$T/out"
+
+# 4. The series names a patch that is not there.
+set_base "$A" 6.12.117 6.12.117-1
+echo 0002-missing.patch >> "$A/patches/linux/series"
+"$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
+r=$?
+[ $r != 0 ] && one_line_error "$T/err" 0002-missing.patch && [ "$(state "$A")" = "$before" ]
+ok $? "a series naming a missing patch: one line naming it; build/linux unchanged"
+sed -i '/0002-missing/d' "$A/patches/linux/series"
+
+# 5. The pinned package has no tarball.
+set_base "$A" 6.12.119 6.12.119-1
+"$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
+r=$?
+[ $r != 0 ] && one_line_error "$T/err" 'has no' "$tarball" && [ "$(state "$A")" = "$before" ]
+ok $? "a package without the tarball: one line naming it; build/linux unchanged"
+
+# 6. The tarball is not the kernel version BASE names.
+set_base "$A" 6.12.117 6.12.118-1
+"$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
+r=$?
+[ $r != 0 ] && one_line_error "$T/err" 'Linux 6.12.118' 'VERSION=6.12.117' && [ "$(state "$A")" = "$before" ]
+ok $? "a tarball of another kernel version than BASE's VERSION: one line; build/linux unchanged"
+
+# 7. A series that does not apply to a new base leaves build/linux as it was.
+set_base "$A" 6.12.118 6.12.118-1
+sed -i 's/^-int memfd_feature;/-int memfd_other;/' "$A/patches/linux/0001-mm-memfd-a-feature.patch"
+"$A/harness/tree.sh" tree > "$T/out" 2>&1
+r=$?
+[ $r != 0 ] && [ "$(state "$A")" = "$before" ]
+ok $? "BASE moved and the series does not apply: tag base, work and the tree unchanged"
+sed -i 's/^-int memfd_other;/-int memfd_feature;/' "$A/patches/linux/0001-mm-memfd-a-feature.patch"
+
+# 8. BASE moved and the series applies: base and work move to it.
+"$A/harness/tree.sh" tree > "$T/out" 2>&1 &&
+	grep -q '^SUBLEVEL = 118$' "$A/build/linux/Makefile" &&
+	grep -q 'memfd_feature = 1' "$A/build/linux/mm/memfd.c" &&
+	git -C "$A/build/linux" log -1 --format=%s base | grep -qF '6.12.118-1' &&
+	[ "$(git -C "$A/build/linux" rev-list --count base..work)" = 1 ]
+ok $? "BASE moved to 6.12.118-1: tag base and branch work move to it"
+
+# 9. QEMU: a pinned source package the archive does not have.
+echo "qemu 1:10.0.14+ds-0+deb13u1" >> "$T/archive/index"
+"$A/harness/qemu-build.sh" tree > "$T/out" 2> "$T/err"
+r=$?
+[ $r != 0 ] && one_line_error "$T/err" '1:10.0.13+ds-0+deb13u1' 'newest: 1:10.0.14+ds-0+deb13u1' \
+	'make check-base' && [ ! -d "$A/build/qemu/src" ]
+ok $? "QEMU: a pinned source version the archive lacks: one line, no fallback to another version"
+cp "$T/err" "$T/out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
