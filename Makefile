@@ -87,7 +87,7 @@ check-base: deps
 	@$(H)/check-base.sh
 
 # The harness's own tests, hermetic (a fake archive): first in .ci/run.
-check-harness:
+check-harness: deps
 	@$(H)/test-harness.sh
 
 kernel: tree

@@ -22,15 +22,30 @@
 
 apt_dir=
 
-# The URI of the machine's Debian archive whose path ends in /$1.
+# The URI of the machine's Debian archive whose path ends in /$1 (debian or
+# debian-security), from /etc/apt (deb822 and one-line sources, mirror+file:
+# lists); deb.debian.org if none.  HARNESS_DEBIAN_MIRROR overrides both
+# (the main archive's URI; the security archive is beside it).
 apt_mirror() {
-	{ cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
-		awk -v want="/$1" '/^(URIs:|deb )/ {
-			for (i = 2; i <= NF; i++) {
-				u = $i; sub(/\/$/, "", u)
-				if (u ~ /^[a-z]+:\/\// && substr(u, length(u) - length(want) + 1) == want) { print u; exit }
-			}
-		}'
+	local u f
+	if [ -n "${HARNESS_DEBIAN_MIRROR:-}" ]; then
+		u=${HARNESS_DEBIAN_MIRROR%/}
+		[ "$1" = debian ] && echo "$u" || echo "${u%/debian}/$1"
+		return
+	fi
+	for u in $( { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
+			/etc/apt/sources.list 2>/dev/null || true; } |
+		awk '/^(URIs:|deb )/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:/) print $i }'); do
+		# mirror+file:/path: the first URI of that list.
+		if [[ $u == mirror+file:* ]]; then
+			f=${u#mirror+file:}
+			f=${f#//}
+			u=$(grep -m1 -o '^[a-z]*://[^[:space:]]*' "$f" 2>/dev/null || true)
+		fi
+		u=${u%/}
+		[[ $u == *://*/"$1" ]] && { echo "$u"; return; }
+	done
+	echo "http://deb.debian.org/$1"
 }
 
 apt_init() {
@@ -40,9 +55,7 @@ apt_init() {
 	export APT_CONFIG=$dir/apt.conf
 	[ -f "$APT_CONFIG" ] && [ "$(cat "$dir/suites" 2>/dev/null)" = "$*" ] && return
 	main=$(apt_mirror debian)
-	[ -n "$main" ] || die "no Debian mirror configured in /etc/apt (a URI ending in /debian)"
 	sec=$(apt_mirror debian-security)
-	[ -n "$sec" ] || sec=${main%/debian}/debian-security
 	rm -rf "$dir"
 	mkdir -p "$dir"/{state/lists/partial,cache/archives/partial,sources}
 	for s in "$@"; do
@@ -73,8 +86,9 @@ apt_init() {
 # have moved since).
 apt_update() {
 	[ -z "${1:-}" ] && [ -f "$apt_dir/updated" ] && return
-	say "apt update ($(cat "$apt_dir/suites"); private state in ${apt_dir#"${top:-}"/})"
-	apt-get update -q >/dev/null || die "apt-get update failed for $(cat "$apt_dir/suites")"
+	say "apt update ($(cat "$apt_dir/suites"); private state in ${apt_dir#"${top:-}"/})" >&2
+	apt-get update -q --error-on=any >/dev/null ||
+		die "apt-get update of $(cat "$apt_dir/suites") failed (no network, or the mirror is down)"
 	touch "$apt_dir/updated"
 }
 
@@ -98,26 +112,35 @@ apt_newest() {
 	apt_versions "$1" "$2" | sed -n 1p
 }
 
+# apt_has deb|source PKG VERSION: the suites have PKG=VERSION.
+apt_has() {
+	apt_versions "$1" "$2" | grep -xF -- "$3" >/dev/null
+}
+
 apt_fetch() {
-	local kind=$1 pkg=$2 ver=$3 dest=$4 pin=$5 newest
+	local kind=$1 pkg=$2 ver=$3 dest=$4 pin=$5 newest try
 	apt_update
-	if ! apt_versions "$kind" "$pkg" | grep -xF -- "$ver" >/dev/null; then
-		apt_update force
-		if ! apt_versions "$kind" "$pkg" | grep -xF -- "$ver" >/dev/null; then
-			newest=$(apt_versions "$kind" "$pkg" | sed -n 1p)
-			die "$pin pins $pkg $ver, which Debian's archive no longer has" \
-				"(newest: ${newest:-none}): run 'make check-base' to check" \
-				"the series against it, then rebase (docs/series.md)"
-		fi
-	fi
 	mkdir -p "$dest"
-	if [ "$kind" = source ]; then
-		(cd "$dest" && apt-get -q source --download-only "$pkg=$ver" >/dev/null) ||
-			die "could not download the source package $pkg $ver"
-	else
-		(cd "$dest" && apt-get -q download "$pkg=$ver" >/dev/null) ||
-			die "could not download $pkg $ver"
+	# Twice: the private indexes may be older than the archive.
+	for try in 1 2; do
+		if apt_has "$kind" "$pkg" "$ver"; then
+			if [ "$kind" = source ]; then
+				(cd "$dest" && apt-get -q source --download-only "$pkg=$ver" >/dev/null 2>&1) && return
+			else
+				(cd "$dest" && apt-get -q download "$pkg=$ver" >/dev/null 2>&1) && return
+			fi
+		fi
+		[ $try = 2 ] || apt_update force
+	done
+	newest=$(apt_versions "$kind" "$pkg" | sed -n 1p)
+	if apt_has "$kind" "$pkg" "$ver"; then
+		die "could not download $pkg $ver from Debian's archive (listed there)"
+	elif [ -z "$newest" ]; then
+		die "$pin pins $pkg $ver, but Debian's $(cat "$apt_dir/suites") has no $pkg at all"
 	fi
+	die "$pin pins $pkg $ver, which Debian's archive no longer has" \
+		"(newest: $newest): run 'make check-base' to check the series" \
+		"against it, then rebase (docs/series.md)"
 }
 
 # apt_deb DIR PKG VERSION: the path apt-get download gives that package.

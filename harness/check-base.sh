@@ -30,12 +30,17 @@ die() { echo "check-base: error: $*" >&2; exit 1; }
 # are checked against as much of the series as applies); one line each.
 # Sets the counts n_ok, n_fuzz, n_conflict.
 apply_series() {
-	local dir=$1 pdir=$2 label=$3 p log r
+	local dir=$1 pdir=$2 label=$3 p log r st files
 	n_ok=0 n_fuzz=0 n_conflict=0
-	for p in $(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$pdir/series"); do
+	[ -f "$pdir/series" ] || die "$label/series missing"
+	files=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$pdir/series")
+	for p in $files; do
 		[ -f "$pdir/$p" ] || die "$label/series names $p, which $label/ does not have"
-		log=$(cd "$dir" && patch -p1 -N -F2 -f --no-backup-if-mismatch -r - < "$pdir/$p" 2>&1) || true
-		if grep -q 'FAILED\|malformed\|can.t find file\|Reversed' <<< "$log"; then
+		st=0
+		log=$(cd "$dir" && patch -p1 -N -F2 -f --no-backup-if-mismatch -r - < "$pdir/$p" 2>&1) || st=$?
+		# Anything GNU patch did not apply cleanly is a conflict: a failed
+		# or ignored hunk, a new file that exists, a binary diff.
+		if [ "$st" != 0 ] || grep -qE "$bad" <<< "$log"; then
 			r=conflict n_conflict=$((n_conflict + 1))
 		elif grep -q 'with fuzz' <<< "$log"; then
 			r=fuzz n_fuzz=$((n_fuzz + 1))
@@ -44,11 +49,12 @@ apply_series() {
 		fi
 		printf '  %-9s %s\n' "$r" "$label/$p"
 		if [ "$r" != applies ]; then
-			grep 'FAILED\|with fuzz\|can.t find\|Reversed' <<< "$log" | sed 's/^/              /' | head -8
+			grep -E "$bad|with fuzz" <<< "$log" | sed -n '1,8s/^/              /p' || true
 		fi
 	done
 	say "$label: $n_ok apply, $n_fuzz with fuzz, $n_conflict with conflicts"
 }
+bad='FAILED|ignored|already exists|not supported|garbage|malformed|can.t find file|Only garbage'
 
 rc=0
 
@@ -77,6 +83,10 @@ check_kernel() {
 		return
 	fi
 	say "kernel: building Linux $v with the series (build/check-base/kernel)"
+	# The sources carry the tarball's timestamps: a new version, a new tree.
+	[ "$(cat "$out/kernel/.version-checked" 2>/dev/null)" = "$newest" ] || rm -rf "$out/kernel"
+	mkdir -p "$out/kernel"
+	echo "$newest" > "$out/kernel/.version-checked"
 	if KERNEL_SRC=$src KERNEL_OUT=$out/kernel "$top/harness/kernel.sh" base > "$out/kernel.log" 2>&1; then
 		say "kernel: Linux $v with the series builds"
 	else

@@ -62,9 +62,10 @@ ensure_downloads() {
 			apt_fetch deb meson "$MESON_VERSION" "$q/dl" patches/qemu/BASE
 		[ -f "$dsc" ] || die "apt-get source left no $(basename "$dsc") in build/qemu/dl"
 	fi
-	if [ ! -d "$q/meson/usr/lib/python3/dist-packages/mesonbuild" ]; then
+	if [ "$(cat "$q/meson/.version" 2>/dev/null)" != "$MESON_VERSION" ]; then
 		rm -rf "$q/meson"
 		dpkg-deb -x "$(apt_deb "$q/dl" meson "$MESON_VERSION")" "$q/meson"
+		echo "$MESON_VERSION" > "$q/meson/.version"
 	fi
 }
 
@@ -170,12 +171,14 @@ configure_args() {
 
 # compile DIR ARGS: configure (when ARGS changed) and compile into DIR.
 compile() {
-	local dir=$1 args=$2
+	local dir=$1 args=$2 stamp
 	ensure_downloads
 	cmd_tree
 	export PYTHONPATH=$q/meson/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
 	export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
-	if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$dir/.harness-configure" 2>/dev/null)" != "$args" ]; then
+	# Configured anew when the arguments, the source or meson changed.
+	stamp="$args $PACKAGE_VERSION meson $MESON_VERSION"
+	if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$dir/.harness-configure" 2>/dev/null)" != "$stamp" ]; then
 		rm -rf "$dir" && mkdir -p "$dir"
 		say "configure: $(echo $args)"
 		# shellcheck disable=SC2086
@@ -183,7 +186,7 @@ compile() {
 			tail -30 "$dir/configure.log" >&2
 			die "configure failed (${dir#"$top"/}/configure.log)"
 		fi
-		echo "$args" > "$dir/.harness-configure"
+		echo "$stamp" > "$dir/.harness-configure"
 	fi
 	say "compiling qemu-system-x86_64 in ${dir#"$top"/} (-j$jobs)"
 	if ! ninja -C "$dir" -j"$jobs" qemu-system-x86_64 > "$dir/ninja.log" 2>&1; then

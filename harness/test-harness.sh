@@ -30,9 +30,11 @@ ok() {
 }
 
 # --- The fake archive ------------------------------------------------------
-# $T/archive/index: "PKG VERSION" per package version the archive has;
-# $T/archive/PKG_VERSION.deb the packages; $T/installed: "PKG VERSION" of
-# installed packages; $T/apt.log: what was asked of apt.
+# $T/archive/index: "PKG VERSION KIND" per version the archive has, KIND
+# deb (a binary package, $T/archive/PKG_VERSION_all.deb with the epoch's
+# colon as %3a, as apt names it) or source; $T/installed: "PKG VERSION" of
+# installed packages; $T/apt.log: what was asked of apt.  The machine's
+# /etc/apt is not read (HARNESS_DEBIAN_MIRROR).
 mkdir -p "$T/bin" "$T/archive" "$T/usr/src"
 tarball=$T/usr/src/linux-source-6.12.tar.xz
 : > "$T/archive/index"
@@ -59,8 +61,18 @@ add_package() {
 	else
 		echo "no tarball" > "$d$T/usr/src/README"
 	fi
-	dpkg-deb -Zgzip --build "$d" "$T/archive/linux-source-6.12_${ver}_all.deb" >/dev/null
-	echo "linux-source-6.12 $ver" >> "$T/archive/index"
+	dpkg-deb -Zgzip --build "$d" "$T/archive/linux-source-6.12_${ver//:/%3a}_all.deb" >/dev/null
+	echo "linux-source-6.12 $ver deb" >> "$T/archive/index"
+}
+
+# add_meson VERSION: a meson package (its files: usr/share/meson-VERSION).
+add_meson() {
+	local d=$T/meson.$1
+	rm -rf "$d" && mkdir -p "$d/DEBIAN" "$d/usr/share/meson-$1"
+	printf 'Package: meson\nVersion: %s\nArchitecture: all\nMaintainer: test <t@localhost>\nDescription: test\n' \
+		"$1" > "$d/DEBIAN/control"
+	dpkg-deb -Zgzip --build "$d" "$T/archive/meson_${1//:/%3a}_all.deb" >/dev/null
+	echo "meson $1 deb" >> "$T/archive/index"
 }
 
 cat > "$T/bin/apt-get" <<EOF
@@ -73,14 +85,16 @@ for ((i = 0; i < \${#args[@]}; i++)); do
 	download|source)
 		spec=\${args[\$((\${#args[@]} - 1))]}
 		pkg=\${spec%%=*} ver=\${spec#*=}
-		if ! grep -qxF "\$pkg \$ver" "$T/archive/index"; then
+		kind=deb
+		[ "\${args[i]}" = source ] && kind=source
+		if ! grep -qxF "\$pkg \$ver \$kind" "$T/archive/index"; then
 			echo "E: Version '\$ver' for '\$pkg' was not found" >&2
 			exit 100
 		fi
-		if [ "\${args[i]}" = source ]; then
+		if [ \$kind = source ]; then
 			: > "\${pkg}_\${ver#*:}.dsc"
 		else
-			cp "$T/archive/\${pkg}_\${ver}_all.deb" .
+			cp "$T/archive/\${pkg}_\${ver//:/%3a}_all.deb" .
 		fi
 		exit 0 ;;
 	esac
@@ -90,8 +104,9 @@ EOF
 cat > "$T/bin/apt-cache" <<EOF
 #!/bin/bash
 [ "\$1" = madison ] || exit 1
-awk -v p="\$2" '\$1 == p {
-	printf " %s | %s | http://deb.example/debian bookworm/main amd64 Packages\n", \$1, \$2
+awk -v p="\$2" '\$1 == p && \$3 == "deb" {
+	printf " %s | %s | http://deb.example/debian bookworm/main amd64 Packages\n", \$1, \$2 }
+	\$1 == p && \$3 == "source" {
 	printf " %s | %s | http://deb.example/debian bookworm/main Sources\n", \$1, \$2 }' "$T/archive/index"
 EOF
 cat > "$T/bin/dpkg-query" <<EOF
@@ -99,10 +114,10 @@ cat > "$T/bin/dpkg-query" <<EOF
 pkg=\${!#}
 v=\$(awk -v p="\$pkg" '\$1 == p { print \$2 }' "$T/installed")
 [ -n "\$v" ] || exit 1
-printf '%s' "\$v"
+printf 'installed %s' "\$v"
 EOF
 chmod +x "$T/bin"/*
-export PATH=$T/bin:$PATH
+export PATH=$T/bin:$PATH HARNESS_DEBIAN_MIRROR=http://deb.example/debian
 
 # --- A scratch repository --------------------------------------------------
 # new_top DIR: the harness scripts, a one-patch series and a BASE.
@@ -157,12 +172,14 @@ one_line_error() {
 add_package 6.12.117-1 117
 add_package 6.12.118-1 118
 add_package 6.12.119-1 119 notarball
+# The source package of a newer version, without its binary package yet.
+echo "linux-source-6.12 6.12.999-1 source" >> "$T/archive/index"
 # An installed linux-source of another version, with its tarball.
 echo "linux-source-6.12 6.12.200-1" > "$T/installed"
 make_source "$T/src.installed" 200
 tar -C "$T/src.installed" -cJf "$tarball" linux-source-6.12
 
-echo "1..9"
+echo "1..13"
 
 # 1. Another version installed: the pinned package is fetched and used.
 A=$T/a
@@ -173,7 +190,7 @@ r=$?
 [ $r = 0 ] && grep -q '^SUBLEVEL = 117$' "$A/build/linux/Makefile" &&
 	grep -q 'memfd_feature = 1' "$A/build/linux/mm/memfd.c" &&
 	git -C "$A/build/linux" log -1 --format=%s base | grep -qF '(Debian linux-source-6.12 6.12.117-1)' &&
-	grep -qF 'download linux-source-6.12=6.12.117-1' "$T/apt.log"
+	grep -qF 'download linux-source-6.12=6.12.117-1' "$T/apt.log" && ! grep -q install "$T/apt.log"
 ok $? "6.12.200 installed, BASE pins 6.12.117-1: the tree is 6.12.117 with the series"
 
 # 2. The pinned version installed: its tarball is used, nothing downloaded.
@@ -203,7 +220,7 @@ set_base "$A" 6.12.117 6.12.117-1
 echo 0002-missing.patch >> "$A/patches/linux/series"
 "$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
 r=$?
-[ $r != 0 ] && one_line_error "$T/err" 0002-missing.patch && [ "$(state "$A")" = "$before" ]
+[ $r != 0 ] && one_line_error "$T/err" 0002-missing.patch 'drop the line' && [ "$(state "$A")" = "$before" ]
 ok $? "a series naming a missing patch: one line naming it; build/linux unchanged"
 sed -i '/0002-missing/d' "$A/patches/linux/series"
 
@@ -211,7 +228,8 @@ sed -i '/0002-missing/d' "$A/patches/linux/series"
 set_base "$A" 6.12.119 6.12.119-1
 "$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
 r=$?
-[ $r != 0 ] && one_line_error "$T/err" 'has no' "$tarball" && [ "$(state "$A")" = "$before" ]
+[ $r != 0 ] && one_line_error "$T/err" 'has no' "$tarball" 'check TARBALL in BASE' &&
+	[ "$(state "$A")" = "$before" ]
 ok $? "a package without the tarball: one line naming it; build/linux unchanged"
 
 # 6. The tarball is not the kernel version BASE names.
@@ -224,10 +242,11 @@ ok $? "a tarball of another kernel version than BASE's VERSION: one line; build/
 # 7. A series that does not apply to a new base leaves build/linux as it was.
 set_base "$A" 6.12.118 6.12.118-1
 sed -i 's/^-int memfd_feature;/-int memfd_other;/' "$A/patches/linux/0001-mm-memfd-a-feature.patch"
-"$A/harness/tree.sh" tree > "$T/out" 2>&1
+"$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
 r=$?
-[ $r != 0 ] && [ "$(state "$A")" = "$before" ]
-ok $? "BASE moved and the series does not apply: tag base, work and the tree unchanged"
+[ $r != 0 ] && one_line_error "$T/err" 0001-mm-memfd-a-feature.patch 'does not apply' &&
+	[ "$(state "$A")" = "$before" ]
+ok $? "BASE moved and the series does not apply: the patch named; tag base, work and the tree unchanged"
 sed -i 's/^-int memfd_other;/-int memfd_feature;/' "$A/patches/linux/0001-mm-memfd-a-feature.patch"
 
 # 8. BASE moved and the series applies: base and work move to it.
@@ -239,13 +258,60 @@ sed -i 's/^-int memfd_other;/-int memfd_feature;/' "$A/patches/linux/0001-mm-mem
 ok $? "BASE moved to 6.12.118-1: tag base and branch work move to it"
 
 # 9. QEMU: a pinned source package the archive does not have.
-echo "qemu 1:10.0.14+ds-0+deb13u1" >> "$T/archive/index"
+echo "qemu 1:10.0.14+ds-0+deb13u1 source" >> "$T/archive/index"
 "$A/harness/qemu-build.sh" tree > "$T/out" 2> "$T/err"
 r=$?
 [ $r != 0 ] && one_line_error "$T/err" '1:10.0.13+ds-0+deb13u1' 'newest: 1:10.0.14+ds-0+deb13u1' \
 	'make check-base' && [ ! -d "$A/build/qemu/src" ]
 ok $? "QEMU: a pinned source version the archive lacks: one line, no fallback to another version"
 cp "$T/err" "$T/out"
+
+# 10. QEMU: the pinned source and meson (here with an epoch) are fetched
+# under apt's file names, and that meson is the one unpacked.
+add_meson 1.7.0-1
+add_meson 1:1.8.0-1
+sed -i 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION=1:10.0.14+ds-0+deb13u1/; s/^MESON_VERSION=.*/MESON_VERSION=1:1.8.0-1/' \
+	"$A/patches/qemu/BASE"
+: > "$T/apt.log"
+"$A/harness/qemu-build.sh" tree > "$T/out" 2> "$T/err"
+[ -f "$A/build/qemu/dl/qemu_10.0.14+ds-0+deb13u1.dsc" ] &&
+	[ -d "$A/build/qemu/meson/usr/share/meson-1:1.8.0-1" ] &&
+	grep -qF 'source --download-only qemu=1:10.0.14+ds-0+deb13u1' "$T/apt.log"
+ok $? "QEMU: the pinned source and meson (epoch) are fetched and used, no other version"
+
+# 11. The series file itself is missing.
+before=$(state "$A")
+mv "$A/patches/linux/series" "$A/patches/linux/series.off"
+"$A/harness/tree.sh" tree > "$T/out" 2> "$T/err"
+r=$?
+[ $r != 0 ] && one_line_error "$T/err" 'series missing' && [ "$(state "$A")" = "$before" ]
+ok $? "no patches/linux/series: one line; build/linux unchanged"
+mv "$A/patches/linux/series.off" "$A/patches/linux/series"
+
+# 12-13. .ci/run: the closing line also when a target fails, a failure
+# counted for a target that failed before its tests, non-zero exit.
+C=$T/ci
+mkdir -p "$C/.ci" "$C/bin"
+cp "$top/.ci/run" "$C/.ci/run"
+cat > "$C/bin/make" <<'EOF'
+#!/bin/bash
+case $1 in
+check-harness) echo "3 passed, 0 failed" ;;
+test) echo "5 passed, 0 failed, 1 skipped" ;;
+test-debug) [ -n "${CI_FAIL:-}" ] && { echo "kernel: debug build failed"; exit 2; }
+	echo "4 passed, 0 failed, 0 skipped" ;;
+*) echo "1 passed, 0 failed, 0 skipped" ;;
+esac
+EOF
+chmod +x "$C/bin/make"
+PATH=$C/bin:$PATH bash "$C/.ci/run" > "$T/out" 2>&1
+r=$?
+[ $r = 0 ] && [ "$(tail -n 1 "$T/out")" = "total: 14 passed, 0 failed, 1 skipped" ]
+ok $? ".ci/run: the sum of every target's result line, exit 0"
+CI_FAIL=1 PATH=$C/bin:$PATH bash "$C/.ci/run" > "$T/out" 2>&1
+r=$?
+[ $r != 0 ] && [ "$(tail -n 1 "$T/out")" = "total: 10 passed, 1 failed, 1 skipped" ]
+ok $? ".ci/run: a target failing before its tests: the closing line, one failure, non-zero exit"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -63,7 +63,9 @@ series_files() {
 # package fetched into build/base/ (never installed), its tarball kept there.
 base_tarball() {
 	local inst dir=$top/build/base tar deb
-	inst=$(dpkg-query -W -f='${Version}' "$PACKAGE" 2>/dev/null || true)
+	inst=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$PACKAGE" 2>/dev/null || true)
+	inst=${inst#installed }
+	[[ $inst == *" "* ]] && inst=	# not installed (e.g. config-files)
 	if [ "$inst" = "$PACKAGE_VERSION" ] && [ -f "$TARBALL" ]; then
 		echo "$TARBALL"
 		return
@@ -80,9 +82,9 @@ base_tarball() {
 		deb=$(apt_deb "$dir" "$PACKAGE" "$PACKAGE_VERSION") ||
 			die "apt-get download left no $PACKAGE $PACKAGE_VERSION .deb in build/base"
 		mkdir -p "${tar%/*}"
-		if ! dpkg-deb --fsys-tarfile "$deb" | tar -xO ".$TARBALL" > "$tar.tmp" ||
+		if ! dpkg-deb --fsys-tarfile "$deb" | tar -xO ".$TARBALL" > "$tar.tmp" 2>/dev/null ||
 		   [ ! -s "$tar.tmp" ]; then
-			rm -f "$tar.tmp"
+			rm -f "$tar.tmp" "$deb"
 			die "$(basename "$deb") has no $TARBALL: check TARBALL in BASE"
 		fi
 		mv "$tar.tmp" "$tar"
@@ -177,10 +179,11 @@ check_clean() {
 }
 
 cmd_tree() {
-	local base p n=0 parent tree
+	local base p n=0 parent tree files
 
 	# A series that names a missing patch stops before anything changes.
-	for p in $(series_files); do
+	files=$(series_files)
+	for p in $files; do
 		[ -f "$pdir/$p" ] || die "patches/linux/series names $p, which" \
 			"patches/linux/ does not have: restore the file or drop the line"
 	done
@@ -201,7 +204,7 @@ cmd_tree() {
 	rm -f "$idx"
 	GIT_INDEX_FILE=$idx g read-tree "$base"
 	parent=$base
-	for p in $(series_files); do
+	for p in $files; do
 		g mailinfo -k "$tmp/msg" "$tmp/diff" < "$pdir/$p" > "$tmp/info"
 		if ! out=$(GIT_INDEX_FILE=$idx g apply --cached --verbose -p1 "$tmp/diff" 2>&1); then
 			echo "$out" | grep -v '^Checking patch' >&2
@@ -220,19 +223,28 @@ cmd_tree() {
 			g commit-tree "$tree" -p "$parent")
 		n=$((n + 1))
 	done
+	# The work tree first (only what differs is rewritten), then branch
+	# work, tag base (moved when BASE moved) and refs/series/applied in one
+	# transaction: an interrupt leaves either the old refs, with the new
+	# files showing as edits that FORCE=1 drops, or the new ones.
 	if [ "$(g rev-parse -q --verify work || true)" != "$parent" ] ||
 	   [ -n "$(g status --porcelain --untracked-files=no)" ]; then
-		FORCE_ARG=
-		[ -n "${FORCE:-}" ] && FORCE_ARG=-f
-		g checkout -q $FORCE_ARG -B work "$parent"
+		if [ -n "${FORCE:-}" ]; then
+			g read-tree --reset -u "$parent"
+		else
+			g read-tree -m -u HEAD "$parent"
+		fi
 	fi
-	# The series applies: a new base (BASE moved) becomes tag base now.
-	if [ "$(g rev-parse base)" != "$base" ]; then
-		g tag -f base "$base" >/dev/null
-		say "tag base moved to $VERSION ($PACKAGE_VERSION)"
-	fi
-	g update-ref -d refs/series/bases 2>/dev/null || true
-	g update-ref refs/series/applied work
+	[ "$(g rev-parse base)" = "$base" ] || say "tag base moves to $VERSION ($PACKAGE_VERSION)"
+	g update-ref --stdin <<-EOF
+	start
+	update refs/heads/work $parent
+	update refs/tags/base $base
+	update refs/series/applied $parent
+	delete refs/series/bases
+	commit
+	EOF
+	g symbolic-ref HEAD refs/heads/work
 	say "$n patches of patches/linux/series applied to $VERSION (branch work)"
 }
 
