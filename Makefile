@@ -27,10 +27,6 @@ RUNS ?= 10
 FIRST ?= 1
 VARIANT ?= base
 
-# make run and make bench: 2 GiB guests on 1G pages (one more for the shared
-# side of a conversion) and on 2M pages, and 4K rows beside them.
-BIG_POOL := HUGEPAGES="hugepagesz=1G hugepages=3 hugepagesz=2M hugepages=1040" QEMU_MEM=10G
-
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
 
@@ -61,7 +57,7 @@ help:
 	@echo "make check-base   both series against Debian's newest kernel and QEMU (downloads)"
 	@echo "make check-harness tests of the harness itself (pinned sources, bad input)"
 	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
-	@echo "make qemu         build the QEMU the L2 boots run in the guest (patches/qemu/)"
+	@echo "make qemu         build the project's QEMU (patches/qemu/): the test VM's emulator and its VMM"
 	@echo "make qemu-patches export build/qemu/src's commits to patches/qemu/"
 
 deps:
@@ -100,77 +96,61 @@ kernel-debug: tree
 kernel-pristine: tree
 	@$(H)/kernel.sh pristine
 
-# The QEMU that boots L2 guests inside the test VM: Debian trixie's QEMU 10.0
-# source with patches/qemu/series (harness/qemu-build.sh).
+# The project's QEMU (harness/qemu-build.sh): Debian trixie's QEMU 10.0
+# source with patches/qemu/series, built once with TCG and KVM.  It is the
+# emulator of the test VM (build/qemu/qemu-system-x86_64) in every target
+# below, and the VMM inside it (staged into the initramfs).
 qemu: deps
 	@$(H)/qemu-build.sh build
 
 qemu-patches:
 	@$(H)/qemu-build.sh patches
 
-# The filtered test list of this run.
+# The filtered test list of this run: T's tests, and the list's "#%"
+# lines (what the list needs of the test VM: harness/qemu.sh).
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
-	@if [ -n "$(T)" ]; then \
-		awk -v pat="$(T)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
-			/^[[:space:]]*(#|$$)/ { next } $$1 ~ pat' $(H)/$*.list > $@; \
-		[ -s $@ ] || { echo "no test in harness/$*.list matches '$(T)'" >&2; exit 1; }; \
-	else grep -v '^[[:space:]]*\(#\|$$\)' $(H)/$*.list > $@; fi
+	@awk -v pat="$(T)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
+		/^#%/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" || $$1 ~ pat { print; n++ } \
+		END { if (!n) { print "no test in harness/$*.list matches '"'"'$(T)'"'"'" > "/dev/stderr"; exit 1 } }' \
+		$(H)/$*.list > $@
+
+# The one boot rule: $(call boot,LIST,VARIANT,LOG[,EXTRA[,ENV]]) packs the
+# initramfs of kernel VARIANT (base, debug, pristine) with the tests of
+# build/tests-LIST.list and boots the test VM on it under the project's
+# QEMU (ENV: variables for harness/qemu.sh); the list's "#%" lines say
+# what it needs (pools, memory).
+define boot
+$(H)/userspace.sh $(2) $(B)/tests-$(1).list $(4) && \
+	$(5) QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh $(2) $(B)/logs/$(3).log $(QEMU_TIMEOUT) $(B)/tests-$(1).list
+endef
 
 test: kernel qemu $(B)/tests-tests.list
-	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
-	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list
+	@$(call boot,tests,base,test-base,$(EXTRA))
 
-# The debug kernel runs the list in two boots of the test VM: the L2 boots
-# (guest/l2-boot.sh) with the test VM under this project's QEMU built for
-# TCG (harness/qemu-build.sh tcg), which fixes an interrupt that Debian's
-# QEMU delivers twice to the L2 (up to one L2 boot in three under the debug
-# L1: docs/reliability.md), the rest under Debian's QEMU as in make test.
-# The L2 kernel is the base kernel (harness/userspace.sh).  EXTRA goes to
-# the first boot that runs.
+# The list on the debug kernel; its L2 guests boot the base kernel
+# (harness/userspace.sh).
 test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
-	@grep -v '^[^#]*[[:space:]]guest/l2-boot\.sh' $(B)/tests-tests.list > $(B)/tests-tests-debug.list || true
-	@grep '^[^#]*[[:space:]]guest/l2-boot\.sh' $(B)/tests-tests.list > $(B)/tests-tests-debug-l2.list || true
-	@rc=0; extra="$(EXTRA)"; qemu=; \
-	if [ -s $(B)/tests-tests-debug-l2.list ]; then qemu=$$($(H)/qemu-build.sh tcg) || exit 1; fi; \
-	if [ -s $(B)/tests-tests-debug.list ]; then \
-		$(H)/userspace.sh debug $(B)/tests-tests-debug.list $$extra && \
-		QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh debug $(B)/logs/test-debug.log $(QEMU_TIMEOUT) $(B)/tests-tests-debug.list || rc=1; \
-		extra=; \
-	fi; \
-	if [ -n "$$qemu" ]; then \
-		$(H)/userspace.sh debug $(B)/tests-tests-debug-l2.list $$extra && \
-		QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh debug $(B)/logs/test-debug-l2.log $(QEMU_TIMEOUT) \
-			$(B)/tests-tests-debug-l2.list || rc=1; \
-	fi; \
-	exit $$rc
+	@$(call boot,tests,debug,test-debug,$(EXTRA))
 
 # The test list on the pristine base kernel and on the patched one (the same
 # test programs, from the patched tree), then the report of harness/compare.sh
 # (also in build/logs/base-vs-patched.txt): fails when an upstream test that
 # passes on the base fails patched.  Failing tests do not stop either run.
 test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
-	@$(H)/userspace.sh base $(B)/tests-tests.list $(EXTRA)
-	@$(H)/userspace.sh pristine $(B)/tests-tests.list $(EXTRA)
-	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh pristine $(B)/logs/test-pristine.log $(QEMU_TIMEOUT) $(B)/tests-tests.list || true
-	@QEMU_ACCEL=$(ACCEL) $(H)/qemu.sh base $(B)/logs/test-base.log $(QEMU_TIMEOUT) $(B)/tests-tests.list || true
+	@$(call boot,tests,pristine,test-pristine,$(EXTRA)) || true
+	@$(call boot,tests,base,test-base,$(EXTRA)) || true
 	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results \
 		| tee $(B)/logs/base-vs-patched.txt; exit $${PIPESTATUS[0]}
 
 run: kernel qemu $(B)/tests-demo.list
-	@$(H)/userspace.sh base $(B)/tests-demo.list
-	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/run.log $(QEMU_TIMEOUT) $(B)/tests-demo.list
+	@$(call boot,demo,base,run,,VERBOSE=1)
 
-# The stress test runs on Debian trixie's QEMU (see harness/qemu-newer.sh).
-stress: kernel $(B)/tests-stress.list
-	@$(H)/userspace.sh base $(B)/tests-stress.list
-	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) VERBOSE=1 \
-		$(H)/qemu.sh base $(B)/logs/stress.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
+stress: kernel qemu $(B)/tests-stress.list
+	@$(call boot,stress,base,stress,,VERBOSE=1)
 
-stress-debug: kernel-debug $(B)/tests-stress.list
-	@$(H)/userspace.sh debug $(B)/tests-stress.list
-	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) VERBOSE=1 \
-		$(H)/qemu.sh debug $(B)/logs/stress-debug.log $(QEMU_TIMEOUT) $(B)/tests-stress.list
+stress-debug: kernel-debug kernel qemu $(B)/tests-stress.list
+	@$(call boot,stress,debug,stress-debug,,VERBOSE=1)
 
 $(B)/tests-stress-repeat.list: FORCE
 	@mkdir -p $(B)
@@ -178,20 +158,16 @@ $(B)/tests-stress-repeat.list: FORCE
 		echo "kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test"; \
 	done > $@
 
-stress-repeat: $(B)/tests-stress-repeat.list
-	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug,kernel)
-	@$(H)/userspace.sh $(VARIANT) $(B)/tests-stress-repeat.list
-	@qemu=$$($(H)/qemu-newer.sh) && QEMU_BIN=$$qemu QEMU_ACCEL=$(ACCEL) \
-		$(H)/qemu.sh $(VARIANT) $(B)/logs/stress-repeat-$(VARIANT).log $(QEMU_TIMEOUT) \
-		$(B)/tests-stress-repeat.list
+stress-repeat: $(B)/tests-stress-repeat.list qemu
+	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
+	@$(call boot,stress-repeat,$(VARIANT),stress-repeat-$(VARIANT))
 
 bench: kernel qemu $(B)/tests-bench.list
 	@if [ -n "$(ROUNDS)" ]; then \
 		awk -v n="$(ROUNDS)" '$$1 ~ /-r[0-9]+$$/ { k = $$1; sub(/.*-r/, "", k); if (k + 0 > n) next } \
 			{ sub(/ -r [0-9]+/, " -r " n) } 1' $(B)/tests-bench.list > $(B)/tests-bench.list.tmp && \
 		mv $(B)/tests-bench.list.tmp $(B)/tests-bench.list; fi
-	@$(H)/userspace.sh base $(B)/tests-bench.list
-	@$(BIG_POOL) VERBOSE=1 $(H)/qemu.sh base $(B)/logs/bench.log $(QEMU_TIMEOUT) $(B)/tests-bench.list; \
+	@$(call boot,bench,base,bench,,VERBOSE=1); \
 		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && exit $$rc
 
 checkpatch: tree

@@ -9,10 +9,12 @@
 # day builds the same tree.  The sources that are built (the kernel's
 # linux-source-6.12, QEMU's source package, meson) come in exactly the
 # versions BASE and patches/qemu/BASE pin, fetched by the build itself
-# (harness/apt.sh), never installed here.
+# (harness/apt.sh), never installed here.  The test VM runs under the
+# project's QEMU (make qemu), so Debian's qemu-system-x86 is not needed,
+# only the firmware packages (seabios, qemu-system-data).
 set -euo pipefail
 
-pkgs="qemu-system-x86 busybox-static gcc libc6-dev make flex bison bc libelf-dev
+pkgs="busybox-static gcc libc6-dev make flex bison bc libelf-dev
 	libssl-dev cpio ccache xz-utils git perl python3 python3-ply python3-git gzip
 	rsync bash-static libcap-dev
 	gnuplot-nox

@@ -1,17 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The QEMU that runs inside the test VM (the L1 guest) and boots an L2 Linux
-# whose RAM is private memory: Debian trixie's QEMU 10.0 source package with
-# the project's patch series (patches/qemu/series), built for one target
-# (x86_64-softmmu), KVM only, without default features or devices; and the
-# same source built for TCG as the QEMU that runs the test VM itself for
-# make test-debug's L2 boots (the device set serves both).
+# The project's QEMU: Debian trixie's QEMU 10.0 source package with the
+# project's patch series (patches/qemu/series), built once for one target
+# (x86_64-softmmu) with KVM and TCG, without default features and with the
+# devices of harness/qemu-devices.mak.  It has two roles:
+#  - the emulator of the test VM (TCG, emulated SVM): every make target
+#    boots the test VM with build/qemu/qemu-system-x86_64, a wrapper that
+#    adds this machine's firmware;
+#  - the VMM inside the test VM (KVM): staged into the initramfs, it boots
+#    the L2 Linux whose RAM is private memory.
+# One binary, so the series' fixes (e.g. the interrupt that TCG delivered
+# twice to an L2, patch 7) cover every L2 boot.
 #
 #   qemu-build.sh build     fetch, assemble, configure, compile, stage (default)
-#   qemu-build.sh tcg       the same source built for TCG instead of KVM, as
-#                           the QEMU that runs the test VM of the L2 boots
-#                           (make test-debug); prints the path of a wrapper
 #   qemu-build.sh tree      fetch and assemble build/qemu/src only
 #   qemu-build.sh patches   export build/qemu/src's commits to patches/qemu/
 #
@@ -23,8 +25,8 @@
 #           source with Debian's patches, branch "work" one commit per patch
 #           of the series.  Edit there and commit, then "make qemu-patches".
 #   build/  the out-of-tree build (ccache: build/ccache, or $CCACHE_DIR)
-#   tcg/    the TCG build, and tcg/qemu-system-x86_64, a wrapper that runs
-#           it with this machine's firmware
+#   qemu-system-x86_64  the wrapper that runs it as the test VM's emulator
+#           with this machine's firmware (SeaBIOS, the linuxboot ROM)
 #   stage/  what the test VM's initramfs gets: usr/bin/qemu-system-x86_64,
 #           its shared libraries (ldd) at their paths, firmware in
 #           usr/share/qemu (SeaBIOS and the linuxboot option ROM of this
@@ -147,16 +149,13 @@ cmd_tree() {
 		echo /configs/devices/x86_64-softmmu/l1-vmm.mak >> "$src/.git/info/exclude"
 }
 
-# configure_args [kvm|tcg]: the accelerator the build has (kvm by default).
 configure_args() {
-	local kvm=enable tcg=disable
-	[ "${1:-kvm}" = tcg ] && kvm=disable tcg=enable
 	cat <<-EOF
 	--prefix=/usr
 	--python=/usr/bin/python3
 	--target-list=x86_64-softmmu
-	--$kvm-kvm
-	--$tcg-tcg
+	--enable-kvm
+	--enable-tcg
 	--without-default-features
 	--without-default-devices
 	--with-devices-x86_64=l1-vmm
@@ -200,27 +199,15 @@ cmd_build() {
 	t0=$(date +%s)
 	compile "$bld" "$(configure_args)"
 	stage_it
-	say "built in $(($(date +%s) - t0)) s: $("$bld/qemu-system-x86_64" --version | head -1)"
-}
-
-# The test VM's QEMU for the L2 boots.  Debian's QEMU TCG (7.2 and 10.0)
-# delivers an interrupt that the L1's KVM injects with VMRUN a second time
-# when the vCPU loop is asked to exit before the next exception
-# (docs/reliability.md); the series fixes it.  Progress goes to stderr,
-# the wrapper's path to stdout (harness/qemu.sh takes it as QEMU_BIN).
-cmd_tcg() {
-	local t0 dir=$q/tcg
-	t0=$(date +%s)
-	compile "$dir/build" "$(configure_args tcg)" >&2
-	# The harness's boot wants the firmware, no network card and no VGA
-	# (the device set has neither).
-	cat > "$dir/qemu-system-x86_64" <<-EOF
+	# The test VM's emulator: no network card and no VGA (the device set
+	# has neither), the firmware of this machine's Debian packages.
+	cat > "$q/qemu-system-x86_64.tmp" <<-EOF
 	#!/bin/sh
-	exec '$dir/build/qemu-system-x86_64' -L /usr/share/qemu -L /usr/share/seabios -nic none -vga none "\$@"
+	exec '$bld/qemu-system-x86_64' -L /usr/share/qemu -L /usr/share/seabios -nic none -vga none "\$@"
 	EOF
-	chmod +x "$dir/qemu-system-x86_64"
-	say "TCG build in $(($(date +%s) - t0)) s: $("$dir/build/qemu-system-x86_64" --version | head -1)" >&2
-	echo "$dir/qemu-system-x86_64"
+	chmod +x "$q/qemu-system-x86_64.tmp"
+	mv "$q/qemu-system-x86_64.tmp" "$q/qemu-system-x86_64"
+	say "built in $(($(date +%s) - t0)) s: $("$bld/qemu-system-x86_64" --version | head -1)"
 }
 
 # The binary, its libraries at the paths the loader looks in, the firmware.
@@ -265,8 +252,7 @@ cmd_patches() {
 
 case "${1:-build}" in
 build) cmd_build ;;
-tcg) cmd_tcg ;;
 tree) cmd_tree ;;
 patches) cmd_patches ;;
-*) die "usage: $0 build|tcg|tree|patches" ;;
+*) die "usage: $0 build|tree|patches" ;;
 esac

@@ -1,15 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot build/bzImage-VARIANT with build/initramfs-VARIANT.cpio.gz under QEMU
-# TCG (emulated AMD CPU with SVM + nested paging), keep the serial log and
+# Boot build/bzImage-VARIANT with build/initramfs-VARIANT.cpio.gz under the
+# project's QEMU (build/qemu/qemu-system-x86_64, make qemu) with TCG
+# (emulated AMD CPU with SVM + nested paging), keep the serial log and
 # judge it.
 #
 #   qemu.sh VARIANT LOG TIMEOUT_S|auto LIST
 #
-# QEMU_BIN in the environment picks another QEMU (harness/qemu-newer.sh),
-# QEMU_ACCEL another -accel argument (default tcg: one host thread per vCPU;
-# make test and make stress pass tcg,thread=single, see docs/reliability.md).
+# LIST's "#% NAME=VALUE" lines say what its tests need of the test VM:
+# HUGEPAGES (the boot-time pools, kernel command line) and QEMU_MEM (-m);
+# the same variables in the environment override them.  QEMU_BIN picks
+# another QEMU, QEMU_ACCEL another -accel argument (default tcg: one host
+# thread per vCPU; the Makefile passes tcg,thread=single, see
+# docs/reliability.md).
 #
 # Exit status: 0 when every test passed (or skipped) and the kernel said
 # nothing alarming; 1 otherwise.  The last line is "N passed, N failed, N skipped".
@@ -33,8 +37,13 @@ initrd=$top/build/initramfs-$variant.cpio.gz
 
 # 1G pages must be asked for first and need -m well above their total: with
 # -m 4G the e820 hole breaks [2G,3G).
+need() { sed -n "s/^#% $1=//p" "$list" | tail -n 1; }
+HUGEPAGES=${HUGEPAGES:-$(need HUGEPAGES)}
 HUGEPAGES=${HUGEPAGES:-"hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=512"}
+QEMU_MEM=${QEMU_MEM:-$(need QEMU_MEM)}
 QEMU_MEM=${QEMU_MEM:-6G}
+QEMU_BIN=${QEMU_BIN:-$top/build/qemu/qemu-system-x86_64}
+[ -x "$QEMU_BIN" ] || { echo "qemu.sh: $QEMU_BIN missing: make qemu" >&2; exit 1; }
 append="console=ttyS0 panic=-1 loglevel=5 clocksource=tsc tsc=reliable $HUGEPAGES"
 [ "$variant" = debug ] && append="$append kfence.sample_interval=10 kmemleak=on"
 
@@ -42,7 +51,7 @@ mkdir -p "$(dirname "$log")"
 for try in 1 2 3; do
 	echo "  QEMU    booting $variant kernel (${QEMU_ACCEL:+-accel $QEMU_ACCEL, }try $try, limit ${limit}s), serial log: ${log#"$top"/}"
 	start=$(date +%s)
-	timeout -s KILL "$limit" "${QEMU_BIN:-qemu-system-x86_64}" -accel "${QEMU_ACCEL:-tcg}" -cpu max -smp 2 -m "$QEMU_MEM" \
+	timeout -s KILL "$limit" "$QEMU_BIN" -accel "${QEMU_ACCEL:-tcg}" -cpu max -smp 2 -m "$QEMU_MEM" \
 		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
 		-append "$append" </dev/null 2>&1 | sed -u 's/\r//g' | tee "$log" |
 		grep --line-buffered -E "^(ok|not ok|HARNESS:|1\.\.${VERBOSE:+|# })" |

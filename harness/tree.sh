@@ -236,7 +236,7 @@ cmd_tree() {
 		fi
 	fi
 	[ "$(g rev-parse base)" = "$base" ] || say "tag base moves to $VERSION ($PACKAGE_VERSION)"
-	g update-ref --stdin <<-EOF
+	g update-ref --stdin >/dev/null <<-EOF
 	start
 	update refs/heads/work $parent
 	update refs/tags/base $base
