@@ -111,7 +111,7 @@ qemu-patches:
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
 	@awk -v pat="$(T)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
-		/^#%/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" || $$1 ~ pat { print; n++ } \
+		/^#[%@]/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" || $$1 ~ pat { print; n++ } \
 		END { if (!n) { print "no test in harness/$*.list matches '"'"'$(T)'"'"'" > "/dev/stderr"; exit 1 } }' \
 		$(H)/$*.list > $@
 
@@ -128,10 +128,14 @@ endef
 test: kernel qemu $(B)/tests-tests.list
 	@$(call boot,tests,base,test-base,$(EXTRA))
 
-# The list on the debug kernel; its L2 guests boot the base kernel
+# The list on the debug kernel, less its "#@ debug off" tests unless FULL=1
+# (harness/tests.list); its L2 guests boot the base kernel
 # (harness/userspace.sh).
+FULL ?=
 test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
-	@$(call boot,tests,debug,test-debug,$(EXTRA))
+	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } !off' \
+		$(B)/tests-tests.list > $(B)/tests-tests-debug.list
+	@$(call boot,tests-debug,debug,test-debug,$(EXTRA))
 
 # The test list on the pristine base kernel and on the patched one (the same
 # test programs, from the patched tree), then the report of harness/compare.sh
