@@ -36,7 +36,7 @@ ROUNDS ?=
 
 .PHONY: all deps tree patches series check-series check-base check-harness kernel kernel-debug kernel-pristine qemu \
 	test test-debug test-base run \
-	bench stress stress-debug stress-repeat checkpatch clean distclean help qemu-patches
+	bench stress stress-debug stress-repeat l2-repeat checkpatch clean distclean help qemu-patches
 
 all: kernel
 
@@ -46,6 +46,7 @@ help:
 	@echo "make stress       the private memory stress test (harness/stress.list)"
 	@echo "make stress-debug the same on the debug kernel"
 	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test, seeds FIRST(1)..n"
+	@echo "make l2-repeat RUNS=n VARIANT=base|debug  n private-1G L2 boots in one test VM"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make test-base    the same list on the unpatched base kernel and on the patched"
@@ -165,6 +166,18 @@ $(B)/tests-stress-repeat.list: FORCE
 stress-repeat: $(B)/tests-stress-repeat.list qemu
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
 	@$(call boot,stress-repeat,$(VARIANT),stress-repeat-$(VARIANT))
+
+# make l2-repeat RUNS=n VARIANT=base|debug: n private-1G L2 boots in one
+# boot of the test VM (the double-fault rate of docs/reliability.md).
+$(B)/tests-l2-repeat.list: FORCE
+	@mkdir -p $(B)
+	@for i in $$(seq $(FIRST) $(RUNS)); do \
+		echo "l2/private-1G-$$i 600 guest/l2-boot.sh private-1G"; \
+	done > $@
+
+l2-repeat: $(B)/tests-l2-repeat.list qemu
+	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
+	@$(call boot,l2-repeat,$(VARIANT),l2-repeat-$(VARIANT))
 
 bench: kernel qemu $(B)/tests-bench.list
 	@if [ -n "$(ROUNDS)" ]; then \
