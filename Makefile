@@ -36,7 +36,7 @@ ROUNDS ?=
 
 .PHONY: all deps tree patches series check-series check-base check-harness kernel kernel-debug kernel-pristine qemu \
 	test test-debug test-base run \
-	bench stress stress-debug stress-repeat l2-repeat checkpatch clean distclean help qemu-patches
+	bench stress stress-debug stress-repeat l2-repeat checkpatch clean distclean help qemu-patches qemu-series
 
 all: kernel
 
@@ -60,6 +60,7 @@ help:
 	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
 	@echo "make qemu         build the project's QEMU (patches/qemu/): the test VM's emulator and its VMM"
 	@echo "make qemu-patches export build/qemu/src's commits to patches/qemu/"
+	@echo "make qemu-series  QEMU's series for posting in build/qemu/series/"
 
 deps:
 	@$(H)/deps.sh
@@ -106,6 +107,9 @@ qemu: deps
 
 qemu-patches:
 	@$(H)/qemu-build.sh patches
+
+qemu-series: deps
+	@$(H)/qemu-build.sh series
 
 # The filtered test list of this run: T's tests, and the list's "#%"
 # lines (what the list needs of the test VM: harness/qemu.sh).

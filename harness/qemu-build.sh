@@ -16,6 +16,15 @@
 #   qemu-build.sh build     fetch, assemble, configure, compile, stage (default)
 #   qemu-build.sh tree      fetch and assemble build/qemu/src only
 #   qemu-build.sh patches   export build/qemu/src's commits to patches/qemu/
+#   qemu-build.sh series    the series for posting, in build/qemu/series/
+#                           (author and Signed-off-by: yours)
+#
+# Applying, exporting, protecting unexported work and the posting copy
+# follow harness/patch-queue.sh, the rules of the kernel series: commits
+# with fixed dates and committer, stable export ("[PATCH]", no Date, no
+# Signed-off-by; series comments kept); 'make qemu' refuses to move branch
+# work over edits or commits 'make qemu-patches' has not exported (FORCE=1
+# drops them).
 #
 # build/qemu/
 #   apt/    apt's private state: Debian SUITE's deb and deb-src indexes
@@ -24,6 +33,7 @@
 #   src/    the unpacked source, a git repository: tag "base" is Debian's
 #           source with Debian's patches, branch "work" one commit per patch
 #           of the series.  Edit there and commit, then "make qemu-patches".
+#   series/ the posting copy of "make qemu-series"
 #   build/  the out-of-tree build (ccache: build/ccache, or $CCACHE_DIR)
 #   qemu-system-x86_64  the wrapper that runs it as the test VM's emulator
 #           with this machine's firmware (SeaBIOS, the linuxboot ROM)
@@ -45,10 +55,12 @@ jobs=${JOBS:-$(nproc)}
 
 say() { echo "  QEMU    $*"; }
 die() { echo "qemu-build: error: $*" >&2; exit 1; }
-g() { git -C "$src" "$@"; }
 
 # shellcheck source=harness/apt.sh
 . "$top/harness/apt.sh"
+# shellcheck source=harness/patch-queue.sh
+. "$top/harness/patch-queue.sh"
+pq_init qemu
 
 # The pinned source package and meson, once (build/qemu/dl).  A version
 # Debian's archive no longer has stops the build (apt_fetch): no other
@@ -71,75 +83,39 @@ ensure_downloads() {
 	fi
 }
 
-# The series' content, to know whether build/qemu/src has it.
-series_hash() {
-	(cd "$pq" && cat BASE series $(grep -v '^[[:space:]]*\(#\|$\)' series)) | sha256sum | cut -d' ' -f1
-}
-
+# The commit of the base patches/qemu/BASE names: Debian's source with
+# Debian's patches (dpkg-source -x), imported by pq_import_base if
+# build/qemu/src does not have it yet (a moved pin: beside the old base,
+# tag base moves once the series applies).  Prints the commit.
 ensure_base() {
-	local dsc v
+	local dsc tmp=$q/src.tmp v c
 	dsc=$q/dl/${PACKAGE}_${PACKAGE_VERSION#*:}.dsc
-	# The base of patches/qemu/BASE, else (BASE moved) unpacked anew.
-	if [ -d "$src/.git" ] && g rev-parse -q --verify base >/dev/null; then
-		[[ "$(g log -1 --format=%s base)" == *"(Debian $(basename "$dsc" .dsc))" ]] && return
-		if [ -n "$(g status --porcelain --untracked-files=no)" ] && [ -z "${FORCE:-}" ]; then
-			die "patches/qemu/BASE moved but build/qemu/src has uncommitted edits:" \
-				"commit them and run 'make qemu-patches', or FORCE=1 to drop them"
-		fi
-		say "patches/qemu/BASE moved: unpacking the new base"
-	fi
-	ensure_downloads
-	rm -rf "$src" "$q/src.tmp"
-	say "unpacking $(basename "$dsc") with Debian's patches (dpkg-source)"
-	(cd "$q" && dpkg-source -q --no-check -x "$dsc" src.tmp >/dev/null)
-	mv "$q/src.tmp" "$src"
-	v=$(cat "$src/VERSION")
-	say "recording the pristine source (QEMU $v) as a git commit (about a minute)"
-	g init -q -b work
-	g config user.name "kvm-hugetlb-private build"
-	g config user.email "build@localhost"
-	g config core.autocrlf false
-	g config gc.auto 0
-	g add -A -f .
-	g commit -q -m "QEMU $v (Debian $(basename "$dsc" .dsc))"
-	g tag base
+	c=$(pq_find_base "(Debian $(basename "$dsc" .dsc))")
+	[ -n "$c" ] && { echo "$c"; return; }
+	[ -d "$src/.git" ] && say "patches/qemu/BASE moved: importing the new base" >&2
+	ensure_downloads >&2
+	rm -rf "$tmp"
+	# shellcheck disable=SC2064
+	trap "rm -rf '$tmp'" EXIT
+	say "unpacking $(basename "$dsc") with Debian's patches (dpkg-source)" >&2
+	(cd "$q" && dpkg-source -q --no-check -x "$dsc" "${tmp##*/}" >/dev/null) ||
+		die "dpkg-source -x $(basename "$dsc") failed"
+	v=$(cat "$tmp/VERSION")
+	say "recording the pristine source (QEMU $v) as a git commit (about a minute)" >&2
+	c=$(pq_import_base "$tmp" "QEMU $v (Debian $(basename "$dsc" .dsc))")
+	trap - EXIT
+	echo "$c"
 }
 
 cmd_tree() {
-	ensure_base
-	local want p n=0 idx=$src/.git/index.assemble parent info tree out
-	want=$(series_hash)
-	if [ "$(cat "$src/.git/harness-series" 2>/dev/null)" != "$want" ]; then
-		if [ -n "$(g status --porcelain --untracked-files=no)" ] && [ -z "${FORCE:-}" ]; then
-			g status --short --untracked-files=no | head -20 >&2
-			die "build/qemu/src has uncommitted edits and patches/qemu changed:" \
-				"commit them and run 'make qemu-patches', or FORCE=1 to drop them"
-		fi
-		# One commit per patch, each applied to a scratch index, so that
-		# the work tree is only touched where the result differs.
-		parent=$(g rev-parse base)
-		GIT_INDEX_FILE=$idx g read-tree base
-		for p in $(grep -v '^[[:space:]]*\(#\|$\)' "$pq/series" || true); do
-			if ! out=$(GIT_INDEX_FILE=$idx g apply --cached -p1 "$pq/$p" 2>&1); then
-				echo "$out" >&2
-				rm -f "$idx"
-				die "patches/qemu/$p does not apply (see above)"
-			fi
-			tree=$(GIT_INDEX_FILE=$idx g write-tree)
-			# The patch's author, subject and changelog make the commit.
-			info=$(git mailinfo "$src/.git/msg" /dev/null < "$pq/$p")
-			parent=$( { sed -n 's/^Subject: //p' <<< "$info"; echo; cat "$src/.git/msg"; } |
-				GIT_AUTHOR_NAME=$(sed -n 's/^Author: //p' <<< "$info") \
-				GIT_AUTHOR_EMAIL=$(sed -n 's/^Email: //p' <<< "$info") \
-				GIT_AUTHOR_DATE=$(sed -n 's/^Date: //p' <<< "$info") \
-				g commit-tree "$tree" -p "$parent")
-			n=$((n + 1))
-		done
-		rm -f "$idx"
-		g checkout -q ${FORCE:+-f} -B work "$parent"
-		echo "$want" > "$src/.git/harness-series"
-		say "$n patches of patches/qemu/series applied"
-	fi
+	local base
+	pq_check_series
+	[ -d "$src/.git" ] && pq_check_clean
+	base=$(ensure_base)
+	pq_lock
+	pq_check_clean
+	pq_apply "$base"
+	rm -f "$src/.git/harness-series"	# the old scheme's series hash
 	# The device set of harness/qemu-devices.mak, as configure wants it.
 	# Copied only when it changed: it is a dependency of both builds'
 	# build.ninja, and a new mtime would make meson reconfigure them.
@@ -229,30 +205,14 @@ stage_it() {
 	done
 }
 
-cmd_patches() {
-	[ -d "$src/.git" ] || die "no build/qemu/src: run 'make qemu' first"
-	[ -z "$(g status --porcelain --untracked-files=no)" ] ||
-		die "build/qemu/src has uncommitted edits: commit them first"
-	local tmp=$q/patches.tmp f n
-	rm -rf "$tmp" && mkdir -p "$tmp"
-	g format-patch -q --no-signature --zero-commit -o "$tmp" base..work
-	rm -f "$pq"/[0-9][0-9][0-9][0-9]-*.patch
-	: > "$pq/series"
-	n=0
-	for f in "$tmp"/*.patch; do
-		[ -e "$f" ] || continue
-		mv "$f" "$pq/"
-		basename "$f" >> "$pq/series"
-		n=$((n + 1))
-	done
-	rmdir "$tmp"
-	series_hash > "$src/.git/harness-series"
-	say "$n patches written to patches/qemu/ (series)"
-}
+# One qemu-build.sh at a time per build/qemu/src (cmd_tree takes the lock
+# once it has a tree).
+pq_lock
 
 case "${1:-build}" in
 build) cmd_build ;;
 tree) cmd_tree ;;
-patches) cmd_patches ;;
-*) die "usage: $0 build|tree|patches" ;;
+patches) pq_patches ;;
+series) cmd_tree; pq_series ;;
+*) die "usage: $0 build|tree|patches|series" ;;
 esac

@@ -124,7 +124,8 @@ export PATH=$T/bin:$PATH HARNESS_DEBIAN_MIRROR=http://deb.example/debian
 new_top() {
 	local d=$1
 	mkdir -p "$d/harness" "$d/patches/linux" "$d/patches/qemu"
-	cp "$top/harness/tree.sh" "$top/harness/apt.sh" "$top/harness/qemu-build.sh" "$d/harness/"
+	cp "$top/harness/tree.sh" "$top/harness/apt.sh" "$top/harness/qemu-build.sh" \
+		"$top/harness/patch-queue.sh" "$top/harness/qemu-devices.mak" "$d/harness/"
 	cat > "$d/patches/linux/0001-mm-memfd-a-feature.patch" <<-'EOF'
 	From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
 	From: Test <test@localhost>
@@ -179,7 +180,7 @@ echo "linux-source-6.12 6.12.200-1" > "$T/installed"
 make_source "$T/src.installed" 200
 tar -C "$T/src.installed" -cJf "$tarball" linux-source-6.12
 
-echo "1..13"
+echo "1..16"
 
 # 1. Another version installed: the pinned package is fetched and used.
 A=$T/a
@@ -288,7 +289,45 @@ r=$?
 ok $? "no patches/linux/series: one line; build/linux unchanged"
 mv "$A/patches/linux/series.off" "$A/patches/linux/series"
 
-# 12-13. .ci/run: the closing line also when a target fails, a failure
+# 12. The engine's export (harness/patch-queue.sh): "[PATCH]", no Date;
+# re-exporting an unchanged series rewrites identical files, applying it
+# again gives the same commits, and a comment of series stays with its patch.
+sed -i 's/^0001-/\n# mm: a commented entry\n0001-/' "$A/patches/linux/series"
+"$A/harness/tree.sh" tree > "$T/out" 2>&1 && "$A/harness/tree.sh" patches >> "$T/out" 2>&1 &&
+	rm -rf "$T/snap" && cp -a "$A/patches/linux" "$T/snap" &&
+	w1=$(git -C "$A/build/linux" rev-parse work) &&
+	"$A/harness/tree.sh" tree >> "$T/out" 2>&1 && "$A/harness/tree.sh" patches >> "$T/out" 2>&1 &&
+	[ "$(git -C "$A/build/linux" rev-parse work)" = "$w1" ] &&
+	diff -r "$T/snap" "$A/patches/linux" >> "$T/out" 2>&1 &&
+	grep -qx -B1 '0001-mm-memfd-a-feature.patch' "$A/patches/linux/series" &&
+	[ "$(grep -x -B1 '0001-mm-memfd-a-feature.patch' "$A/patches/linux/series" | head -1)" = '# mm: a commented entry' ] &&
+	grep -qx 'Subject: \[PATCH\] mm/memfd: a feature' "$A/patches/linux/0001-mm-memfd-a-feature.patch" &&
+	! grep -q '^Date: ' "$A/patches/linux/0001-mm-memfd-a-feature.patch"
+ok $? "export: an unchanged series re-exports byte-identical, same commit ids, series comment kept"
+
+# 13-14. The QEMU queue, same engine: a commit with a Date and a
+# Signed-off-by exports without them; applied again (fixed dates) and
+# re-exported, the files are identical.
+Q=$A/build/qemu/src
+rm -rf "$Q" && mkdir -p "$Q/hw" "$Q/configs/devices/x86_64-softmmu" && echo 'int a;' > "$Q/hw/a.c" && git -C "$Q" init -q -b work &&
+	git -C "$Q" add -A && git -C "$Q" -c user.name=t -c user.email=t@localhost \
+		commit -q -m 'QEMU 10.0.14 (Debian qemu_10.0.14+ds-0+deb13u1)' && git -C "$Q" tag base &&
+	echo 'int a = 1;' > "$Q/hw/a.c" &&
+	git -C "$Q" -c user.name=Q -c user.email=q@localhost commit -qa \
+		-m 'hw: a change' -m 'Why.' -m 'Signed-off-by: Q <q@localhost>' &&
+	echo 0001-hw-a-change.patch > "$A/patches/qemu/series" &&
+	"$A/harness/qemu-build.sh" patches > "$T/out" 2>&1 &&
+	f=$A/patches/qemu/0001-hw-a-change.patch &&
+	grep -qx 'Subject: \[PATCH\] hw: a change' "$f" && ! grep -q '^Date: \|Signed-off-by' "$f" &&
+	[ "$(sed -n '/^Subject/,/^---$/p' "$f" | tail -2 | head -1)" = 'Why.' ]
+ok $? "QEMU export: [PATCH], no Date, no Signed-off-by, the changelog otherwise kept"
+cp "$f" "$T/qemu.patch"
+"$A/harness/qemu-build.sh" tree > "$T/out" 2>&1 && "$A/harness/qemu-build.sh" patches >> "$T/out" 2>&1 &&
+	cmp "$T/qemu.patch" "$f" >> "$T/out" 2>&1 &&
+	[ "$(git -C "$Q" log -1 --format=%ad%n%cn work)" = "$(printf 'Thu Jan 1 00:00:00 1970 +0000\nkvm-hugetlb-private build')" ]
+ok $? "QEMU: applied with fixed dates and committer, re-exported byte-identical"
+
+# 15-16. .ci/run: the closing line also when a target fails, a failure
 # counted for a target that failed before its tests, non-zero exit.
 C=$T/ci
 mkdir -p "$C/.ci" "$C/bin"
