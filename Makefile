@@ -138,7 +138,9 @@ test: kernel qemu $(B)/tests-tests.list
 # (harness/userspace.sh).
 FULL ?=
 test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
-	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } !off' \
+	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } \
+		!off { print; if ($$0 !~ /^[[:space:]]*(#|$$)/) n++ } \
+		END { if (!n) { print "no test of the debug run matches (FULL=1 adds the #@ debug off ones)" > "/dev/stderr"; exit 1 } }' \
 		$(B)/tests-tests.list > $(B)/tests-tests-debug.list
 	@$(call boot,tests-debug,debug,test-debug,$(EXTRA))
 
@@ -147,6 +149,7 @@ test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
 # (also in build/logs/base-vs-patched.txt): fails when an upstream test that
 # passes on the base fails patched.  Failing tests do not stop either run.
 test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
+	@rm -f $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results
 	@$(call boot,tests,pristine,test-pristine,$(EXTRA)) || true
 	@$(call boot,tests,base,test-base,$(EXTRA)) || true
 	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results \
@@ -163,9 +166,9 @@ stress-debug: kernel-debug kernel qemu $(B)/tests-stress.list
 
 $(B)/tests-stress-repeat.list: FORCE
 	@mkdir -p $(B)
-	@for i in $$(seq $(FIRST) $(RUNS)); do \
+	@{ grep '^#%' $(H)/stress.list; for i in $$(seq $(FIRST) $(RUNS)); do \
 		echo "kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test"; \
-	done > $@
+	done; } > $@
 
 stress-repeat: $(B)/tests-stress-repeat.list qemu
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
@@ -175,9 +178,9 @@ stress-repeat: $(B)/tests-stress-repeat.list qemu
 # boot of the test VM (the double-fault rate of docs/reliability.md).
 $(B)/tests-l2-repeat.list: FORCE
 	@mkdir -p $(B)
-	@for i in $$(seq $(FIRST) $(RUNS)); do \
-		echo "l2/private-1G-$$i 600 guest/l2-boot.sh private-1G"; \
-	done > $@
+	@{ grep '^#%' $(H)/tests.list; for i in $$(seq $(FIRST) $(RUNS)); do \
+		echo "l2/private-1G-$$i 900 guest/l2-boot.sh private-1G"; \
+	done; } > $@
 
 l2-repeat: $(B)/tests-l2-repeat.list qemu
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)

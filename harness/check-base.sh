@@ -109,7 +109,7 @@ check_qemu() {
 	dsc=$out/qemu-dl/${PACKAGE}_${newest#*:}.dsc
 	[ -f "$dsc" ] || apt_fetch source "$PACKAGE" "$newest" "$out/qemu-dl" "the archive"
 	rm -rf "$out/qemu"
-	dpkg-source -q --no-check -x "$dsc" "$out/qemu" >/dev/null
+	dpkg-source -q --no-check --no-copy -x "$dsc" "$out/qemu" >/dev/null
 	say "qemu: applying patches/qemu/series to QEMU $(cat "$out/qemu/VERSION") ($newest)"
 	apply_series "$out/qemu" "$top/patches/qemu" patches/qemu
 	[ "$n_fuzz" -eq 0 ] && [ "$n_conflict" -eq 0 ] || rc=1

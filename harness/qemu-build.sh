@@ -98,7 +98,7 @@ ensure_base() {
 	# shellcheck disable=SC2064
 	trap "rm -rf '$tmp'" EXIT
 	say "unpacking $(basename "$dsc") with Debian's patches (dpkg-source)" >&2
-	(cd "$q" && dpkg-source -q --no-check -x "$dsc" "${tmp##*/}" >/dev/null) ||
+	(cd "$q" && dpkg-source -q --no-check --no-copy -x "$dsc" "${tmp##*/}" >/dev/null) ||
 		die "dpkg-source -x $(basename "$dsc") failed"
 	v=$(cat "$tmp/VERSION")
 	say "recording the pristine source (QEMU $v) as a git commit (about a minute)" >&2
