@@ -164,11 +164,15 @@ stress: kernel qemu $(B)/tests-stress.list
 stress-debug: kernel-debug kernel qemu $(B)/tests-stress.list
 	@$(call boot,stress,debug,stress-debug,,VERBOSE=1)
 
+# $(call repeat_list,LIST,LINE): the target list, LIST's "#%" lines and
+# LINE once for each run FIRST..RUNS ($$i in LINE: the run's number).
+define repeat_list
+mkdir -p $(B) && { grep '^#%' $(H)/$(1).list; \
+	for i in $$(seq $(FIRST) $(RUNS)); do echo "$(2)"; done; } > $@
+endef
+
 $(B)/tests-stress-repeat.list: FORCE
-	@mkdir -p $(B)
-	@{ grep '^#%' $(H)/stress.list; for i in $$(seq $(FIRST) $(RUNS)); do \
-		echo "kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test"; \
-	done; } > $@
+	@$(call repeat_list,stress,kvm/private_mem_stress_test-seed$$i 900 guest/seeded.sh $$i kvm/x86_64/private_mem_stress_test)
 
 stress-repeat: $(B)/tests-stress-repeat.list qemu
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
@@ -177,10 +181,7 @@ stress-repeat: $(B)/tests-stress-repeat.list qemu
 # make l2-repeat RUNS=n VARIANT=base|debug: n private-1G L2 boots in one
 # boot of the test VM (the double-fault rate of docs/reliability.md).
 $(B)/tests-l2-repeat.list: FORCE
-	@mkdir -p $(B)
-	@{ grep '^#%' $(H)/tests.list; for i in $$(seq $(FIRST) $(RUNS)); do \
-		echo "l2/private-1G-$$i 900 guest/l2-boot.sh private-1G"; \
-	done; } > $@
+	@$(call repeat_list,tests,l2/private-1G-$$i 900 guest/l2-boot.sh private-1G)
 
 l2-repeat: $(B)/tests-l2-repeat.list qemu
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
