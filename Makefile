@@ -11,8 +11,11 @@ BASE_VERSION := $(shell sed -n 's/^VERSION=//p' BASE)
 
 # make test T=name      run only the test(s) whose name matches (shell glob)
 # make test EXTRA=/dir  also run every executable in /dir inside the guest
+# make test FULL=1      also the long tests ("#@ long" in harness/tests.list;
+#                       make test-debug: also the "#@ debug off" ones)
 T ?=
 EXTRA ?=
+FULL ?=
 # Limit of one QEMU run: by default the sum of the listed tests' timeouts
 # plus five minutes for boot, so that a hung guest fails in bounded time.
 QEMU_TIMEOUT ?= auto
@@ -112,11 +115,14 @@ qemu-series: deps
 	@$(H)/qemu-build.sh series
 
 # The filtered test list of this run: T's tests, and the list's "#%"
-# lines (what the list needs of the test VM: harness/qemu.sh).
+# lines (what the list needs of the test VM: harness/qemu.sh).  Without T,
+# the tests between "#@ long" and "#@ long end" only with FULL=1.
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
-	@awk -v pat="$(T)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
-		/^#[%@]/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" || $$1 ~ pat { print; n++ } \
+	@awk -v pat="$(T)" -v full="$(FULL)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
+		/^#@ long$$/ { long = 1 } /^#@ long end$$/ { long = 0 } \
+		/^#[%@]/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" && long && !full { next } \
+		pat == "^$$" || $$1 ~ pat { print; n++ } \
 		END { if (!n) { print "no test in harness/$*.list matches '"'"'$(T)'"'"'" > "/dev/stderr"; exit 1 } }' \
 		$(H)/$*.list > $@
 
@@ -136,7 +142,6 @@ test: kernel qemu $(B)/tests-tests.list
 # The list on the debug kernel, less its "#@ debug off" tests unless FULL=1
 # (harness/tests.list); its L2 guests boot the base kernel
 # (harness/userspace.sh).
-FULL ?=
 test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
 	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } \
 		!off { print; if ($$0 !~ /^[[:space:]]*(#|$$)/) n++ } \
@@ -148,6 +153,8 @@ test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
 # test programs, from the patched tree), then the report of harness/compare.sh
 # (also in build/logs/base-vs-patched.txt): fails when an upstream test that
 # passes on the base fails patched.  Failing tests do not stop either run.
+# The whole list, long tests included (FULL=1).
+test-base: FULL = 1
 test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
 	@rm -f $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results
 	@$(call boot,tests,pristine,test-pristine,$(EXTRA)) || true

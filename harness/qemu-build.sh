@@ -151,6 +151,8 @@ compile() {
 	cmd_tree
 	export PYTHONPATH=$q/meson/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
 	export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
+	# Depend mode, as for the kernel (harness/kernel.sh).
+	export CCACHE_DEPEND=1
 	# Configured anew when the arguments, the source or meson changed.
 	stamp="$args $PACKAGE_VERSION meson $MESON_VERSION"
 	if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$dir/.harness-configure" 2>/dev/null)" != "$stamp" ]; then

@@ -28,6 +28,8 @@ img=$top/build/initramfs-$variant.cpio.gz
 jobs=${JOBS:-$(nproc)}
 
 export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
+# Depend mode, as for the kernel (harness/kernel.sh).
+export CCACHE_DEPEND=1
 sel=$linux/tools/testing/selftests
 
 # Selftests do not depend on the kernel variant: only the uAPI headers,
