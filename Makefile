@@ -24,11 +24,11 @@ QEMU_TIMEOUT ?= auto
 # docs/reliability.md).  ACCEL=tcg runs one thread per vCPU.
 ACCEL ?= tcg,thread=single
 
-# make stress-repeat RUNS=n VARIANT=base|debug: the stress test n times in
+# make stress-repeat RUNS=n VARIANT=patched|debug: the stress test n times in
 # one boot, with seeds FIRST..n (ACCEL=tcg for one TCG thread per vCPU).
 RUNS ?= 10
 FIRST ?= 1
-VARIANT ?= base
+VARIANT ?= patched
 
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
@@ -39,7 +39,7 @@ ROUNDS ?=
 
 .PHONY: all deps tree patches series check-series check-base check-harness kernel kernel-debug kernel-pristine qemu \
 	test test-debug test-base run \
-	bench stress stress-debug stress-repeat l2-repeat checkpatch clean distclean help qemu-patches qemu-series
+	bench stress stress-debug stress-repeat l2-repeat checkpatch timings clean distclean help qemu-patches qemu-series
 
 all: kernel
 
@@ -48,8 +48,8 @@ help:
 	@echo "make bench        the benchmark against guest_memfd (build/bench/)"
 	@echo "make stress       the private memory stress test (harness/stress.list)"
 	@echo "make stress-debug the same on the debug kernel"
-	@echo "make stress-repeat RUNS=n VARIANT=base|debug  the stress test, seeds FIRST(1)..n"
-	@echo "make l2-repeat RUNS=n VARIANT=base|debug  n private-1G L2 boots in one test VM"
+	@echo "make stress-repeat RUNS=n VARIANT=patched|debug  the stress test, seeds FIRST(1)..n"
+	@echo "make l2-repeat RUNS=n VARIANT=patched|debug  n private-1G L2 boots in one test VM"
 	@echo "make test         build everything and run the test list in QEMU"
 	@echo "make test-debug   the same on the debug kernel (lockdep, KFENCE, kmemleak...)"
 	@echo "make test-base    the same list on the unpatched base kernel and on the patched"
@@ -61,6 +61,7 @@ help:
 	@echo "make check-base   both series against Debian's newest kernel and QEMU (downloads)"
 	@echo "make check-harness tests of the harness itself (pinned sources, bad input)"
 	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
+	@echo "make timings      docs/timings.md from the logs of the last .ci/run"
 	@echo "make qemu         build the project's QEMU (patches/qemu/): the test VM's emulator and its VMM"
 	@echo "make qemu-patches export build/qemu/src's commits to patches/qemu/"
 	@echo "make qemu-series  QEMU's series for posting in build/qemu/series/"
@@ -92,12 +93,12 @@ check-harness: deps
 	@$(H)/test-harness.sh
 
 kernel: tree
-	@$(H)/kernel.sh base
+	@$(H)/kernel.sh patched
 
 kernel-debug: tree
 	@$(H)/kernel.sh debug
 
-# The unpatched base (tag base), with base.config less the project's symbols.
+# The unpatched base (tag base), with test-vm.config less the project's symbols.
 kernel-pristine: tree
 	@$(H)/kernel.sh pristine
 
@@ -127,7 +128,7 @@ $(B)/tests-%.list: FORCE
 		$(H)/$*.list > $@
 
 # The one boot rule: $(call boot,LIST,VARIANT,LOG[,EXTRA[,ENV]]) packs the
-# initramfs of kernel VARIANT (base, debug, pristine) with the tests of
+# initramfs of kernel VARIANT (patched, debug, pristine) with the tests of
 # build/tests-LIST.list and boots the test VM on it under the project's
 # QEMU (ENV: variables for harness/qemu.sh); the list's "#%" lines say
 # what it needs (pools, memory).
@@ -137,10 +138,10 @@ $(H)/userspace.sh $(2) $(B)/tests-$(1).list $(4) && \
 endef
 
 test: kernel qemu $(B)/tests-tests.list
-	@$(call boot,tests,base,test-base,$(EXTRA))
+	@$(call boot,tests,patched,test,$(EXTRA))
 
 # The list on the debug kernel, less its "#@ debug off" tests unless FULL=1
-# (harness/tests.list); its L2 guests boot the base kernel
+# (harness/tests.list); its L2 guests boot the patched kernel
 # (harness/userspace.sh).
 test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
 	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } \
@@ -156,17 +157,17 @@ test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
 # The whole list, long tests included (FULL=1).
 test-base: FULL = 1
 test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
-	@rm -f $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results
+	@rm -f $(B)/logs/test-pristine.log.results $(B)/logs/test.log.results
 	@$(call boot,tests,pristine,test-pristine,$(EXTRA)) || true
-	@$(call boot,tests,base,test-base,$(EXTRA)) || true
-	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test-base.log.results \
+	@$(call boot,tests,patched,test,$(EXTRA)) || true
+	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test.log.results \
 		| tee $(B)/logs/base-vs-patched.txt; exit $${PIPESTATUS[0]}
 
 run: kernel qemu $(B)/tests-demo.list
-	@$(call boot,demo,base,run,,VERBOSE=1)
+	@$(call boot,demo,patched,run,,VERBOSE=1)
 
 stress: kernel qemu $(B)/tests-stress.list
-	@$(call boot,stress,base,stress,,VERBOSE=1)
+	@$(call boot,stress,patched,stress,,VERBOSE=1)
 
 stress-debug: kernel-debug kernel qemu $(B)/tests-stress.list
 	@$(call boot,stress,debug,stress-debug,,VERBOSE=1)
@@ -185,7 +186,7 @@ stress-repeat: $(B)/tests-stress-repeat.list qemu
 	@$(MAKE) --no-print-directory $(if $(filter debug,$(VARIANT)),kernel-debug kernel,kernel)
 	@$(call boot,stress-repeat,$(VARIANT),stress-repeat-$(VARIANT))
 
-# make l2-repeat RUNS=n VARIANT=base|debug: n private-1G L2 boots in one
+# make l2-repeat RUNS=n VARIANT=patched|debug: n private-1G L2 boots in one
 # boot of the test VM (the double-fault rate of docs/reliability.md).
 $(B)/tests-l2-repeat.list: FORCE
 	@$(call repeat_list,tests,l2/private-1G-$$i 900 guest/l2-boot.sh private-1G)
@@ -199,11 +200,15 @@ bench: kernel qemu $(B)/tests-bench.list
 		awk -v n="$(ROUNDS)" '$$1 ~ /-r[0-9]+$$/ { k = $$1; sub(/.*-r/, "", k); if (k + 0 > n) next } \
 			{ sub(/ -r [0-9]+/, " -r " n) } 1' $(B)/tests-bench.list > $(B)/tests-bench.list.tmp && \
 		mv $(B)/tests-bench.list.tmp $(B)/tests-bench.list; fi
-	@$(call boot,bench,base,bench,,VERBOSE=1); \
+	@$(call boot,bench,patched,bench,,VERBOSE=1); \
 		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && exit $$rc
 
 checkpatch: tree
 	@$(H)/checkpatch.sh
+
+# docs/timings.md from the logs of the last .ci/run (build/ci-*).
+timings:
+	@$(H)/timings.sh > $(B)/timings.md && mv $(B)/timings.md docs/timings.md && echo "  DOCS    docs/timings.md"
 
 clean:
 	rm -rf $(B)/kernel-* $(B)/selftests $(B)/initramfs-* $(B)/bzImage-* $(B)/logs

@@ -5,7 +5,7 @@
 # both series to the newest versions Debian's archive has, and report each
 # patch as "applies", "fuzz" (applies only with fuzz: git apply, which make
 # tree uses, refuses it) or "conflict"; with no conflict in the kernel
-# series, build that kernel (tinyconfig + harness/config/base.config).
+# series, build that kernel (tinyconfig + harness/config/test-vm.config).
 #
 #   check-base.sh [kernel|qemu|all]    (default all)
 #
@@ -87,7 +87,7 @@ check_kernel() {
 	[ "$(cat "$out/kernel/.version-checked" 2>/dev/null)" = "$newest" ] || rm -rf "$out/kernel"
 	mkdir -p "$out/kernel"
 	echo "$newest" > "$out/kernel/.version-checked"
-	if KERNEL_SRC=$src KERNEL_OUT=$out/kernel "$top/harness/kernel.sh" base > "$out/kernel.log" 2>&1; then
+	if KERNEL_SRC=$src KERNEL_OUT=$out/kernel "$top/harness/kernel.sh" patched > "$out/kernel.log" 2>&1; then
 		say "kernel: Linux $v with the series builds"
 	else
 		tail -20 "$out/kernel.log"

@@ -8,8 +8,8 @@
 #   CHECKPATCH_ONLY=1 check-series.sh   checkpatch only (make checkpatch)
 #
 # Builds run out of tree in build/kernel-steps from a git worktree of
-# build/linux at build/linux-steps, with the base config (tinyconfig +
-# harness/config/base.config; options that do not exist yet at a step are
+# build/linux at build/linux-steps, with the test VM config (tinyconfig +
+# harness/config/test-vm.config; options that do not exist yet at a step are
 # dropped) and ccache, so that neither the normal build directory nor the
 # work tree of build/linux is disturbed.  Each step rebuilds what its patch
 # changed; the configuration is redone only when a Kconfig file changed.
@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 linux=$top/build/linux
 wt=$top/build/linux-steps
 out=$top/build/kernel-steps
-cfg=$top/harness/config/base.config
+cfg=$top/harness/config/test-vm.config
 jobs=${JOBS:-$(nproc)}
 # The options of the former whole-file check: new files need no MAINTAINERS
 # entry here, and SPDX tags are checked by scripts/spdxcheck.py's own rules.
@@ -79,7 +79,7 @@ fi
 mkdir -p "$out"
 
 total0=$(date +%s) bad=0 prev=
-echo "  STEPS   checking steps $first-$last of $n (build: base config, O=build/kernel-steps)"
+echo "  STEPS   checking steps $first-$last of $n (build: test VM config, O=build/kernel-steps)"
 for i in $(seq "$first" "$last"); do
 	c=${commits[$((i - 1))]}
 	subj=$(g log -1 --format=%s "$c")

@@ -3,19 +3,21 @@
 #
 # Configure and build the assembled kernel out of tree.
 #
-#   kernel.sh VARIANT      VARIANT is "base", "debug" or "pristine"
+#   kernel.sh VARIANT      VARIANT is "patched", "debug" or "pristine"
 #
 # Output: build/kernel-VARIANT/ (object tree), build/bzImage-VARIANT (stable
 # path), build/kernel-VARIANT/usr/include (installed uAPI headers).
 #
-# "pristine" is the unpatched base (tag base of build/linux, checked out as a
-# git worktree in build/linux-pristine) with base.config less the symbols the
-# base does not have (the project's own), for make test-base.
+# "patched" is the base with the series, for the test VM
+# (harness/config/test-vm.config), "debug" the same with the debug
+# checkers (test-vm-debug.config on top), "pristine" the unpatched base (tag
+# base of build/linux, checked out as a git worktree in build/linux-pristine)
+# with test-vm.config less the symbols the base does not have (the project's own), for make test-base.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/BASE"
-variant=${1:-base}
+variant=${1:-patched}
 # KERNEL_SRC, KERNEL_OUT: another source tree and object tree (make
 # check-base); then no build/bzImage-VARIANT is written.
 linux=${KERNEL_SRC:-$top/build/linux}
@@ -33,8 +35,8 @@ export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC"
 export KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=localhost
 kmake() { make -s -C "$linux" ARCH=x86_64 O="$out" CC="ccache gcc" HOSTCC="ccache gcc" "$@"; }
 
-frags=$cfgdir/base.config
-[ "$variant" = debug ] && frags="$frags $cfgdir/debug.config"
+frags=$cfgdir/test-vm.config
+[ "$variant" = debug ] && frags="$frags $cfgdir/test-vm-debug.config"
 
 mkdir -p "$out"
 if [ "$variant" = pristine ] && [ -n "${PRISTINE_NS:-}" ]; then

@@ -22,7 +22,7 @@ st=$top/build/selftests
 # The same programs, from the patched tree, run on every kernel: the
 # pristine one (make test-base) included.
 hdr=$top/build/kernel-$variant/usr/include
-[ "$variant" = pristine ] && hdr=$top/build/kernel-base/usr/include
+[ "$variant" = pristine ] && hdr=$top/build/kernel-patched/usr/include
 root=$top/build/initramfs-$variant
 img=$top/build/initramfs-$variant.cpio.gz
 jobs=${JOBS:-$(nproc)}
@@ -96,7 +96,7 @@ if [ -n "$extra" ]; then
 fi
 # L2 boots (guest/l2-boot.sh): the project's QEMU with its libraries and
 # firmware (harness/qemu-build.sh), the L2 kernel and the L2's initramfs
-# (harness/l2/init.c).  The L2 kernel is the base kernel also in the debug
+# (harness/l2/init.c).  The L2 kernel is the patched kernel also in the debug
 # variant: the debug kernel is under test as the L1, where KVM runs; as the
 # L2 it would only be slower.
 if grep -q '^[^#]*[[:space:]]guest/l2-boot\.sh' "$list"; then
@@ -109,9 +109,9 @@ if grep -q '^[^#]*[[:space:]]guest/l2-boot\.sh' "$list"; then
 	ccache gcc -static -O2 -Wall -Werror -o "$l2/root/init" "$top/harness/l2/init.c"
 	(cd "$l2/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$l2/initramfs.cpio.gz")
 	mkdir -p "$root/l2"
-	[ -f "$top/build/bzImage-base" ] ||
-		{ echo "userspace: no build/bzImage-base for the L2 boots: run 'make kernel'" >&2; exit 1; }
-	cp "$top/build/bzImage-base" "$root/l2/bzImage"
+	[ -f "$top/build/bzImage-patched" ] ||
+		{ echo "userspace: no build/bzImage-patched for the L2 boots: run 'make kernel'" >&2; exit 1; }
+	cp "$top/build/bzImage-patched" "$root/l2/bzImage"
 	cp "$l2/initramfs.cpio.gz" "$root/l2/"
 	echo "  INITRD  QEMU $(cat "$top/build/qemu/src/VERSION") and an L2 kernel and initramfs for the L2 boots"
 fi
