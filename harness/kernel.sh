@@ -81,18 +81,18 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	KCONFIG_CONFIG=$out/.config "$linux/scripts/kconfig/merge_config.sh" \
 		-m -O "$out" "$out/.config" $frags >/dev/null
 	kmake olddefconfig >/dev/null
-	# Every option of the fragments must have survived olddefconfig.
+	# Every option of the fragments must have survived olddefconfig, as
+	# the last fragment that sets it says.
 	missing=0
-	for f in $frags; do
-		while IFS= read -r l; do
-			case "$l" in
-			CONFIG_*=n) o=${l%%=*}
-				grep -q "^$o=" "$out/.config" && { echo "  KERNEL  $o still set" >&2; missing=1; } ;;
-			CONFIG_*) grep -qx "$l" "$out/.config" ||
-				{ echo "  KERNEL  $l did not stick" >&2; missing=1; } ;;
-			esac
-		done < "$f"
-	done
+	while IFS= read -r l; do
+		case "$l" in
+		CONFIG_*=n) o=${l%%=*}
+			grep -q "^$o=" "$out/.config" && { echo "  KERNEL  $o still set" >&2; missing=1; } ;;
+		CONFIG_*) grep -qx "$l" "$out/.config" ||
+			{ echo "  KERNEL  $l did not stick" >&2; missing=1; } ;;
+		esac
+	done < <(awk '/^CONFIG_/ { o = $0; sub(/=.*/, "", o); if (!(o in v)) order[++n] = o; v[o] = $0 }
+		END { for (i = 1; i <= n; i++) print v[order[i]] }' $frags)
 	[ $missing = 0 ] || { echo "kernel: config fragment options missing (see above)" >&2; exit 1; }
 	echo "$want" > "$stamp"
 fi
