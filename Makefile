@@ -61,7 +61,7 @@ help:
 	@echo "make check-base   both series against Debian's newest kernel and QEMU (downloads)"
 	@echo "make check-harness tests of the harness itself (pinned sources, bad input)"
 	@echo "make checkpatch   scripts/checkpatch.pl --strict on every patch of the series"
-	@echo "make timings      docs/timings.md from the logs of the last .ci/run"
+	@echo "make timings      docs/timings.md from the logs of the last .ci/run and make bench"
 	@echo "make qemu         build the project's QEMU (patches/qemu/): the test VM's emulator and its VMM"
 	@echo "make qemu-patches export build/qemu/src's commits to patches/qemu/"
 	@echo "make qemu-series  QEMU's series for posting in build/qemu/series/"
@@ -201,12 +201,14 @@ bench: kernel qemu $(B)/tests-bench.list
 			{ sub(/ -r [0-9]+/, " -r " n) } 1' $(B)/tests-bench.list > $(B)/tests-bench.list.tmp && \
 		mv $(B)/tests-bench.list.tmp $(B)/tests-bench.list; fi
 	@$(call boot,bench,patched,bench,,VERBOSE=1); \
-		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && exit $$rc
+		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && \
+		echo "commit $$(git rev-parse --short HEAD) date $$(date -u +%Y-%m-%d) cpus $$(nproc)" > $(B)/bench/info && exit $$rc
 
 checkpatch: tree
 	@$(H)/checkpatch.sh
 
-# docs/timings.md from the logs of the last .ci/run (build/ci-*).
+# docs/timings.md from the logs of the last .ci/run (build/ci-*) and the
+# tables of the last make bench (build/bench/).
 timings:
 	@$(H)/timings.sh > $(B)/timings.md && mv $(B)/timings.md docs/timings.md && echo "  DOCS    docs/timings.md"
 

@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The timings of the last .ci/run, from its own logs, as markdown on stdout
-# (make timings writes them to docs/timings.md).
+# The timings of the last .ci/run, from its own logs, and the tables of
+# the last make bench, as markdown on stdout (make timings writes them to
+# docs/timings.md).
 #
 #   timings.sh [BUILD_DIR]        default: build/
 #
 # Reads BUILD_DIR/ci-times (.ci/run: commit, date, each target's wall
 # time), BUILD_DIR/ci-TARGET.log (the build and boot lines of the harness)
 # and the serial logs BUILD_DIR/logs/test.log and test-debug.log (each
-# test's own time).  Fails when a log is missing: no figure is made up.
+# test's own time), and BUILD_DIR/bench/bench.txt and info (make bench)
+# when they exist.  Fails when a log is missing: no figure is made up.
 set -euo pipefail
 
 b=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
@@ -62,3 +64,15 @@ done | awk -v OFS='\t' '{ t[$2, $1] = $3 " s"; if ($3 + 0 > m[$2] + 0) m[$2] = $
 	END { for (n in m) print m[n], n, ((n, "test") in t ? t[n, "test"] : "-"),
 		((n, "test-debug") in t ? t[n, "test-debug"] : "-") }' |
 	sort -t "$(printf '\t')" -k1,1rn | head -n 15 | awk -F '\t' '{ printf "| %s | %s | %s |\n", $2, $3, $4 }'
+
+[ -f "$b/bench/bench.txt" ] && [ -f "$b/bench/info" ] || exit 0
+read -r _ bcommit _ bdate _ bcpus < "$b/bench/info"
+echo
+echo "## make bench"
+echo
+echo "\`build/bench/bench.txt\` of the last \`make bench\` (docs/benchmark.md):"
+echo "commit $bcommit, $bdate, $bcpus CPUs."
+echo
+echo '```'
+cat "$b/bench/bench.txt"
+echo '```'
