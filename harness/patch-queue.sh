@@ -6,8 +6,9 @@
 # source tree that is a git repository (tag "base": the pristine source,
 # which the caller unpacks; branch "work": one commit per patch) and a patch
 # directory in quilt layout ("series" lists the NNNN-subject.patch files in
-# order, with "#" comments; cover-letter.txt, if there, is the cover letter
-# of the posting copy):
+# order, with "#" comments; cover-letter.txt and subject-prefix, if there,
+# are the cover letter and format-patch's subject prefix of the posting
+# copy):
 #
 #   linux   build/linux      patches/linux/  base: harness/tree.sh
 #   qemu    build/qemu/src   patches/qemu/   base: harness/qemu-build.sh
@@ -340,8 +341,11 @@ pq_series() {
 	tip=$parent
 	pq_g update-ref refs/series/posted "$tip"
 	rm -rf "$out" && mkdir -p "$out"
+	# subject-prefix, if there, is format-patch's (e.g. "RFC PATCH v3").
+	local prefix=PATCH
+	[ -f "$pq_dir/subject-prefix" ] && prefix=$(head -n 1 "$pq_dir/subject-prefix")
 	pq_g -c user.name="$name" -c user.email="$email" -c format.signOff=false \
-		format-patch -q --cover-letter --thread=shallow \
+		format-patch -q --cover-letter --thread=shallow --subject-prefix="$prefix" \
 		--no-signature -o "$out" "base..$tip" >/dev/null
 	# The cover letter from cover-letter.txt: its first line is the subject,
 	# the rest the text above format-patch's shortlog.
