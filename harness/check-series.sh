@@ -7,20 +7,23 @@
 #   check-series.sh [FIRST[-LAST]]   steps to check (1-based, default all)
 #   CHECKPATCH_ONLY=1 check-series.sh   checkpatch only (make checkpatch)
 #
-# Builds run out of tree in build/kernel-steps from a git worktree of
-# build/linux at build/linux-steps, with the test VM config (tinyconfig +
-# harness/config/test-vm.config; options that do not exist yet at a step are
-# dropped) and ccache, so that neither the normal build directory nor the
-# work tree of build/linux is disturbed.  Each step rebuilds what its patch
-# changed; the configuration is redone only when a Kconfig file changed.
+# Builds run out of tree from a git worktree of build/linux at
+# build/linux-steps, in two configurations: the test VM's (tinyconfig +
+# harness/config/test-vm.config, everything built in; build/kernel-steps)
+# and the same with KVM and the KUnit suites as modules
+# (+ test-vm-modules.config, bzImage and modules, so modpost checks every
+# symbol they use; build/kernel-steps-modules).  Options that do not exist
+# yet at a step are dropped.  With ccache, neither the normal build
+# directory nor the work tree of build/linux is disturbed.  Each step
+# rebuilds what its patch changed; a configuration is redone only when a
+# Kconfig file changed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/BASE"
 linux=$top/build/linux
 wt=$top/build/linux-steps
-out=$top/build/kernel-steps
-cfg=$top/harness/config/test-vm.config
+cfgdir=$top/harness/config
 jobs=${JOBS:-$(nproc)}
 # The options of the former whole-file check: new files need no MAINTAINERS
 # entry here, and SPDX tags are checked by scripts/spdxcheck.py's own rules.
@@ -53,6 +56,37 @@ export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC"
 export KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=localhost
 kmake() { make -s -C "$wt" ARCH=x86_64 O="$out" CC="ccache gcc" HOSTCC="ccache gcc" "$@"; }
 
+# build_step I C OUT TARGETS FRAGMENTS...: configure OUT (when a Kconfig
+# file or a fragment changed since it was configured) and build TARGETS of
+# step I (commit C); prints ok, warnings or FAILED.
+build_step() {
+	local i=$1 c=$2 out=$3 targets=$4 frags
+	shift 4
+	frags=$(cat "$@")
+	mkdir -p "$out"
+	if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config.step" 2>/dev/null)" = "" ] ||
+	   [ -n "$(git -C "$wt" diff --name-only "$(cat "$out/.config.step")" "$c" -- \
+		'*Kconfig*' 2>/dev/null)" ] || [ "$frags" != "$(cat "$out/.config.fragment" 2>/dev/null)" ]; then
+		if ! { kmake tinyconfig &&
+		       KCONFIG_CONFIG=$out/.config "$wt/scripts/kconfig/merge_config.sh" \
+			-m -O "$out" "$out/.config" "$@" &&
+		       kmake olddefconfig; } >"$out/.config.log" 2>&1; then
+			echo "  STEP    $i: configuration failed, see $out/.config.log" >&2
+			echo FAILED
+			return
+		fi
+		echo "$frags" > "$out/.config.fragment"
+		echo "$c" > "$out/.config.step"
+	fi
+	# shellcheck disable=SC2086
+	if kmake -j"$jobs" $targets >"$out/build-$i.log" 2>&1; then
+		# Warnings are failures too.
+		if grep -q 'warning:' "$out/build-$i.log"; then echo warnings; else echo ok; fi
+	else
+		echo FAILED
+	fi
+}
+
 checkpatch() {
 	g format-patch --stdout -1 "$1" | "$linux/scripts/checkpatch.pl" $cp_opts -
 }
@@ -76,44 +110,31 @@ if [ ! -d "$wt" ] || ! git -C "$wt" rev-parse -q --verify HEAD >/dev/null 2>&1; 
 	g worktree prune
 	g worktree add -q --detach "$wt" base || die "cannot make $wt"
 fi
-mkdir -p "$out"
 
-total0=$(date +%s) bad=0 prev=
-echo "  STEPS   checking steps $first-$last of $n (build: test VM config, O=build/kernel-steps)"
+total0=$(date +%s) bad=0
+echo "  STEPS   checking steps $first-$last of $n (builds: test VM config, O=build/kernel-steps;" \
+	"with modules, O=build/kernel-steps-modules)"
 for i in $(seq "$first" "$last"); do
 	c=${commits[$((i - 1))]}
 	subj=$(g log -1 --format=%s "$c")
 	t0=$(date +%s)
 	git -C "$wt" checkout -q -f --detach "$c" || die "checkout of step $i failed"
-	# Reconfigure when a Kconfig file changed since the last configured step.
-	if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config.step" 2>/dev/null)" = "" ] ||
-	   [ -n "$(git -C "$wt" diff --name-only "$(cat "$out/.config.step")" "$c" -- \
-		'*Kconfig*' 2>/dev/null)" ] || ! cmp -s "$cfg" "$out/.config.fragment"; then
-		{ kmake tinyconfig &&
-		  KCONFIG_CONFIG=$out/.config "$wt/scripts/kconfig/merge_config.sh" \
-			-m -O "$out" "$out/.config" "$cfg" &&
-		  kmake olddefconfig; } >"$out/.config.log" 2>&1 ||
-			{ echo "  STEP    $i: configuration failed, see $out/.config.log" >&2; bad=1; continue; }
-		cp "$cfg" "$out/.config.fragment"
-		echo "$c" > "$out/.config.step"
-	fi
-	if kmake -j"$jobs" bzImage >"$out/build-$i.log" 2>&1; then
-		build=ok
-		# Warnings are failures too.
-		if grep -q 'warning:' "$out/build-$i.log"; then build=warnings; bad=1; fi
-	else
-		build=FAILED; bad=1
-	fi
+	out=$top/build/kernel-steps
+	build=$(build_step "$i" "$c" "$out" bzImage "$cfgdir/test-vm.config")
+	[ "$build" = ok ] || { bad=1; tail -20 "$out/build-$i.log" | sed 's/^/          /'; }
+	out=$top/build/kernel-steps-modules
+	mods=$(build_step "$i" "$c" "$out" "bzImage modules" \
+		"$cfgdir/test-vm.config" "$cfgdir/test-vm-modules.config")
+	[ "$mods" = ok ] || { bad=1; tail -20 "$out/build-$i.log" | sed 's/^/          /'; }
 	if res=$(checkpatch "$c" 2>&1) && [ -z "$res" ]; then cpr=clean; else cpr=DIRTY; bad=1; fi
-	printf '  STEP    %02d/%02d build %-8s checkpatch %-5s %4d s  %s\n' \
-		"$i" "$n" "$build" "$cpr" $(($(date +%s) - t0)) "$subj"
-	[ "$build" = ok ] || tail -20 "$out/build-$i.log" | sed 's/^/          /'
+	printf '  STEP    %02d/%02d build %-8s modules %-8s checkpatch %-5s %4d s  %s\n' \
+		"$i" "$n" "$build" "$mods" "$cpr" $(($(date +%s) - t0)) "$subj"
 	[ "$cpr" = clean ] || echo "$res" | sed 's/^/          /'
 done
 total=$(($(date +%s) - total0))
 if [ $bad = 0 ]; then
 	echo "  STEPS   steps $first-$last of $n build and are checkpatch clean ($total s)"
 else
-	echo "  STEPS   FAILED: see above ($total s; logs in build/kernel-steps/build-N.log)" >&2
+	echo "  STEPS   FAILED: see above ($total s; logs in build/kernel-steps*/build-N.log)" >&2
 fi
 exit $bad
