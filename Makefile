@@ -115,17 +115,12 @@ qemu-patches:
 qemu-series: deps
 	@$(H)/qemu-build.sh series
 
-# The filtered test list of this run: T's tests, and the list's "#%"
-# lines (what the list needs of the test VM: harness/qemu.sh).  Without T,
-# the tests between "#@ long" and "#@ long end" only with FULL=1.
+# The filtered test list of this run (harness/list.sh select): T's tests,
+# the long ones ("#@ long") only with FULL=1, and the list's "#%" lines
+# (what the list needs of the test VM: harness/qemu.sh).
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
-	@awk -v pat="$(T)" -v full="$(FULL)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
-		/^#@ long$$/ { long = 1 } /^#@ long end$$/ { long = 0 } \
-		/^#[%@]/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" && long && !full { next } \
-		pat == "^$$" || $$1 ~ pat { print; n++ } \
-		END { if (!n) { print "no test in harness/$*.list matches '"'"'$(T)'"'"'" > "/dev/stderr"; exit 1 } }' \
-		$(H)/$*.list > $@
+	@$(H)/list.sh select $(H)/$*.list "$(T)" "$(FULL)" "" > $@
 
 # The one boot rule: $(call boot,LIST,VARIANT,LOG[,EXTRA[,ENV]]) packs the
 # initramfs of kernel VARIANT (patched, debug, pristine) with the tests of
@@ -143,11 +138,8 @@ test: kernel qemu $(B)/tests-tests.list
 # The list on the debug kernel, less its "#@ debug off" tests unless FULL=1
 # (harness/tests.list); its L2 guests boot the patched kernel
 # (harness/userspace.sh).
-test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
-	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } \
-		!off { print; if ($$0 !~ /^[[:space:]]*(#|$$)/) n++ } \
-		END { if (!n) { print "no test of the debug run matches (FULL=1 adds the #@ debug off ones)" > "/dev/stderr"; exit 1 } }' \
-		$(B)/tests-tests.list > $(B)/tests-tests-debug.list
+test-debug: kernel-debug kernel qemu
+	@mkdir -p $(B) && $(H)/list.sh select $(H)/tests.list "$(T)" "$(FULL)" 1 > $(B)/tests-tests-debug.list
 	@$(call boot,tests-debug,debug,test-debug,$(EXTRA))
 
 # The test list on the pristine base kernel and on the patched one (the same

@@ -180,7 +180,7 @@ echo "linux-source-6.12 6.12.200-1" > "$T/installed"
 make_source "$T/src.installed" 200
 tar -C "$T/src.installed" -cJf "$tarball" linux-source-6.12
 
-echo "1..16"
+echo "1..18"
 
 # 1. Another version installed: the pinned package is fetched and used.
 A=$T/a
@@ -351,6 +351,38 @@ CI_FAIL=1 PATH=$C/bin:$PATH bash "$C/.ci/run" > "$T/out" 2>&1
 r=$?
 [ $r != 0 ] && [ "$(tail -n 1 "$T/out")" = "total: 8 passed, 1 failed, 1 skipped" ]
 ok $? ".ci/run: a target failing before its tests: the closing line, one failure, non-zero exit"
+
+# 17-18. harness/list.sh, the one parser of the test lists.
+cat > "$T/t.list" <<'EOF'
+#% HUGEPAGES=hugepagesz=2M hugepages=8
+#% QEMU_MEM=2G
+#@ upstream
+a/one   60 a/one
+#@ debug off
+a/two   60 guest/nr_hugepages.sh 1 a/two --flag
+#@ long
+a/three 900 a/three
+#@ long end
+#@ debug on
+#@ project
+b/four  30 b/four x y
+EOF
+L=$top/harness/list.sh
+names() { "$L" select "$T/t.list" "$@" | awk '!/^#/ { printf "%s ", $1 }'; }
+[ "$(names "" "" "")" = "a/one a/two b/four " ] &&
+	[ "$(names "" 1 "")" = "a/one a/two a/three b/four " ] &&
+	[ "$(names "" "" 1)" = "a/one b/four " ] &&
+	[ "$(names "" 1 1)" = "a/one a/two a/three b/four " ] &&
+	[ "$(names "a/th*" "" "")" = "a/three " ] &&
+	! "$L" select "$T/t.list" "nothing" "" "" > /dev/null 2>&1 &&
+	[ "$("$L" select "$T/t.list" "" "" "" | grep -c '^#%')" = 2 ]
+ok $? "list.sh select: T, FULL, the debug run and the long tests; no test left fails"
+[ "$("$L" need "$T/t.list" QEMU_MEM)" = 2G ] &&
+	[ "$("$L" limit "$T/t.list")" = 1050 ] && [ "$("$L" count "$T/t.list")" = 4 ] &&
+	[ "$("$L" programs "$T/t.list" | xargs)" = "a/one a/three a/two b/four guest/nr_hugepages.sh" ] &&
+	[ "$("$L" owners "$T/t.list" | xargs)" = "a/one upstream a/two upstream a/three upstream b/four project" ] &&
+	[ "$("$L" tests "$T/t.list" | sed -n 2p)" = "a/two   60 guest/nr_hugepages.sh 1 a/two --flag" ]
+ok $? "list.sh need, limit, count, programs (a wrapper's test program too), owners, tests"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
