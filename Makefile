@@ -29,6 +29,9 @@ ACCEL ?= tcg,thread=single
 RUNS ?= 10
 FIRST ?= 1
 VARIANT ?= patched
+ifeq ($(filter patched debug,$(VARIANT)),)
+$(error VARIANT must be patched or debug, not '$(VARIANT)')
+endif
 
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
@@ -146,12 +149,12 @@ test-debug: kernel-debug kernel qemu
 # test programs, from the patched tree), then the report of harness/compare.sh
 # (also in build/logs/base-vs-patched.txt): fails when an upstream test that
 # passes on the base fails patched.  Failing tests do not stop either run.
-# The whole list, long tests included (FULL=1).
-test-base: FULL = 1
-test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
+# The whole list, long tests included.
+test-base: kernel kernel-pristine qemu
+	@mkdir -p $(B) && $(H)/list.sh select $(H)/tests.list "$(T)" 1 "" > $(B)/tests-tests-full.list
 	@rm -f $(B)/logs/test-pristine.log.results $(B)/logs/test.log.results
-	@$(call boot,tests,pristine,test-pristine,$(EXTRA)) || true
-	@$(call boot,tests,patched,test,$(EXTRA)) || true
+	@$(call boot,tests-full,pristine,test-pristine,$(EXTRA)) || true
+	@$(call boot,tests-full,patched,test,$(EXTRA)) || true
 	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test.log.results \
 		| tee $(B)/logs/base-vs-patched.txt; exit $${PIPESTATUS[0]}
 
@@ -194,7 +197,7 @@ bench: kernel qemu $(B)/tests-bench.list
 		mv $(B)/tests-bench.list.tmp $(B)/tests-bench.list; fi
 	@$(call boot,bench,patched,bench,,VERBOSE=1); \
 		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && \
-		echo "commit $$(git rev-parse --short HEAD) date $$(date -u +%Y-%m-%d) cpus $$(nproc)" > $(B)/bench/info && exit $$rc
+		echo "commit $$(git rev-parse --short HEAD) date $$(date -u +%Y-%m-%d) cpus $$(nproc) rc $$rc" > $(B)/bench/info && exit $$rc
 
 checkpatch: tree
 	@$(H)/checkpatch.sh
@@ -202,7 +205,7 @@ checkpatch: tree
 # docs/timings.md from the logs of the last .ci/run (build/ci-*) and the
 # tables of the last make bench (build/bench/).
 timings:
-	@$(H)/timings.sh > $(B)/timings.md && mv $(B)/timings.md docs/timings.md && echo "  DOCS    docs/timings.md"
+	@mkdir -p $(B) && $(H)/timings.sh > $(B)/timings.md && mv $(B)/timings.md docs/timings.md && echo "  DOCS    docs/timings.md"
 
 clean:
 	rm -rf $(B)/kernel-* $(B)/selftests $(B)/initramfs-* $(B)/bzImage-* $(B)/logs

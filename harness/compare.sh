@@ -20,10 +20,11 @@ list=$1
 base=$2
 patched=$3
 
-awk -v owners="$("$(dirname "$0")/list.sh" owners "$list")" '
+owners=$("$(dirname "$0")/list.sh" owners "$list")
+awk -v owners="$owners" '
 	BEGIN {
-		n = split(owners, l, "\n")
-		for (i = 1; i <= n; i++) { split(l[i], f, " "); origin[f[1]] = f[2] }
+		no = split(owners, l, "\n")
+		for (i = 1; i <= no; i++) { split(l[i], f, " "); origin[f[1]] = f[2] }
 	}
 
 	{ file = FILENAME == ARGV[1] ? 1 : 2; r[file, $1] = $2; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }

@@ -10,9 +10,10 @@
 #   "#@ long", "#@ long end"  tests between run only with FULL=1 (or T)
 #
 #   list.sh select LIST PATTERN FULL DEBUG   the tests of this run, with the
-#       list's "#%" lines: PATTERN (a shell glob on NAME, empty: all), the
-#       long tests only with FULL or PATTERN, the "#@ debug off" ones left
-#       out when DEBUG unless FULL; fails when no test is left
+#       list's "#%" lines: PATTERN (a shell glob on NAME, * and ?; empty:
+#       all), the long tests only with FULL or a PATTERN that matches them,
+#       the "#@ debug off" ones left out when DEBUG unless FULL; fails when
+#       no test is left
 #   list.sh need LIST NAME       the value of the last "#% NAME=" line
 #   list.sh tests LIST           "NAME TIMEOUT PROGRAM ARGS..." lines, the
 #       form /init reads in the guest
@@ -34,16 +35,27 @@ case $cmd in
 select)
 	pat=${3:-} full=${4:-} debug=${5:-}
 	awk -v pat="$pat" -v full="$full" -v debug="$debug" -v name="$list" '
-		BEGIN { all = pat == ""; gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$" }
+		BEGIN {
+			# The shell glob PATTERN (* and ?) as an anchored regex.
+			all = pat == ""; re = "^"
+			for (i = 1; i <= length(pat); i++) {
+				c = substr(pat, i, 1)
+				if (c == "*") re = re ".*"
+				else if (c == "?") re = re "."
+				else if (index("\\^$.[]|()+{}", c)) re = re "\\" c
+				else re = re c
+			}
+			re = re "$"
+		}
 		/^#@ long$/ { long = 1 } /^#@ long end$/ { long = 0 }
 		/^#@ debug off/ { off = 1 } /^#@ debug on/ { off = 0 }
 		/^#[%@]/ { print; next }
 		/^[[:space:]]*(#|$)/ { next }
 		all && long && !full { next }
 		debug && off && !full { next }
-		all || $1 ~ pat { print; n++ }
+		all || $1 ~ re { print; n++ }
 		END { if (!n) { print "list.sh: no test of " name " is left (pattern \"" \
-			substr(pat, 2, length(pat) - 2) "\"" (debug ? ", debug run" : "") \
+			pat "\"" (debug ? ", debug run" : "") \
 			"; FULL=1 adds the long and debug-off ones)" > "/dev/stderr"; exit 1 } }' "$list"
 	;;
 need)

@@ -29,7 +29,8 @@ list=$4
 if [ "$limit" = auto ]; then
 	# The tests' own limits, plus boot and the final kmemleak scan;
 	# the debug kernel runs everything several times slower.
-	limit=$(($("$top/harness/list.sh" limit "$list") + 300))
+	limit=$("$top/harness/list.sh" limit "$list") || exit 1
+	limit=$((limit + 300))
 	[ "$variant" = debug ] && limit=$((limit * 2))
 fi
 kernel=$top/build/bzImage-$variant

@@ -47,7 +47,7 @@ mkdir -p "$st/memfd"
 # features the guest lacks, see tests.list), and write_to_hugetlbfs, which
 # the hugetlb cgroup scripts run.
 # (guest/nr_hugepages.sh N PROGRAM runs PROGRAM with the 2M pool resized.)
-mm_progs=$(echo "$progs" | grep -v '\.sh$' | sed -n "s|^mm/|$st/mm/|p")
+mm_progs=$(echo "$progs" | sed -n "/\.sh\$/d; s|^mm/|$st/mm/|p")
 if echo "$progs" | grep -q '^mm/.*\.sh$'; then
 	mm_progs="$mm_progs $st/mm/write_to_hugetlbfs"
 fi
@@ -73,6 +73,7 @@ chmod 755 "$root/init"
 # test program it runs too.
 echo "$progs" | while read -r prog; do
 	case "$prog" in
+	"") continue ;;
 	/extra/*) continue ;;
 	guest/*) src=$top/harness/$prog ;;
 	mm/*.sh) src=$sel/$prog ;;
