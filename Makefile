@@ -29,6 +29,9 @@ ACCEL ?= tcg,thread=single
 RUNS ?= 10
 FIRST ?= 1
 VARIANT ?= patched
+ifeq ($(filter patched debug,$(VARIANT)),)
+$(error VARIANT must be patched or debug, not '$(VARIANT)')
+endif
 
 # make check-series STEPS=3-5   check only these steps of the series
 STEPS ?=
@@ -115,17 +118,12 @@ qemu-patches:
 qemu-series: deps
 	@$(H)/qemu-build.sh series
 
-# The filtered test list of this run: T's tests, and the list's "#%"
-# lines (what the list needs of the test VM: harness/qemu.sh).  Without T,
-# the tests between "#@ long" and "#@ long end" only with FULL=1.
+# The filtered test list of this run (harness/list.sh select): T's tests,
+# the long ones ("#@ long") only with FULL=1, and the list's "#%" lines
+# (what the list needs of the test VM: harness/qemu.sh).
 $(B)/tests-%.list: FORCE
 	@mkdir -p $(B)
-	@awk -v pat="$(T)" -v full="$(FULL)" 'BEGIN { gsub(/\./, "\\.", pat); gsub(/\*/, ".*", pat); pat = "^" pat "$$" } \
-		/^#@ long$$/ { long = 1 } /^#@ long end$$/ { long = 0 } \
-		/^#[%@]/ { print; next } /^[[:space:]]*(#|$$)/ { next } pat == "^$$" && long && !full { next } \
-		pat == "^$$" || $$1 ~ pat { print; n++ } \
-		END { if (!n) { print "no test in harness/$*.list matches '"'"'$(T)'"'"'" > "/dev/stderr"; exit 1 } }' \
-		$(H)/$*.list > $@
+	@$(H)/list.sh select $(H)/$*.list "$(T)" "$(FULL)" "" > $@
 
 # The one boot rule: $(call boot,LIST,VARIANT,LOG[,EXTRA[,ENV]]) packs the
 # initramfs of kernel VARIANT (patched, debug, pristine) with the tests of
@@ -143,23 +141,20 @@ test: kernel qemu $(B)/tests-tests.list
 # The list on the debug kernel, less its "#@ debug off" tests unless FULL=1
 # (harness/tests.list); its L2 guests boot the patched kernel
 # (harness/userspace.sh).
-test-debug: kernel-debug kernel qemu $(B)/tests-tests.list
-	@awk -v full="$(FULL)" '/^#@ debug off/ { off = !full } /^#@ debug on/ { off = 0 } \
-		!off { print; if ($$0 !~ /^[[:space:]]*(#|$$)/) n++ } \
-		END { if (!n) { print "no test of the debug run matches (FULL=1 adds the #@ debug off ones)" > "/dev/stderr"; exit 1 } }' \
-		$(B)/tests-tests.list > $(B)/tests-tests-debug.list
+test-debug: kernel-debug kernel qemu
+	@mkdir -p $(B) && $(H)/list.sh select $(H)/tests.list "$(T)" "$(FULL)" 1 > $(B)/tests-tests-debug.list
 	@$(call boot,tests-debug,debug,test-debug,$(EXTRA))
 
 # The test list on the pristine base kernel and on the patched one (the same
 # test programs, from the patched tree), then the report of harness/compare.sh
 # (also in build/logs/base-vs-patched.txt): fails when an upstream test that
 # passes on the base fails patched.  Failing tests do not stop either run.
-# The whole list, long tests included (FULL=1).
-test-base: FULL = 1
-test-base: kernel kernel-pristine qemu $(B)/tests-tests.list
+# The whole list, long tests included.
+test-base: kernel kernel-pristine qemu
+	@mkdir -p $(B) && $(H)/list.sh select $(H)/tests.list "$(T)" 1 "" > $(B)/tests-tests-full.list
 	@rm -f $(B)/logs/test-pristine.log.results $(B)/logs/test.log.results
-	@$(call boot,tests,pristine,test-pristine,$(EXTRA)) || true
-	@$(call boot,tests,patched,test,$(EXTRA)) || true
+	@$(call boot,tests-full,pristine,test-pristine,$(EXTRA)) || true
+	@$(call boot,tests-full,patched,test,$(EXTRA)) || true
 	@$(H)/compare.sh $(H)/tests.list $(B)/logs/test-pristine.log.results $(B)/logs/test.log.results \
 		| tee $(B)/logs/base-vs-patched.txt; exit $${PIPESTATUS[0]}
 
@@ -202,7 +197,7 @@ bench: kernel qemu $(B)/tests-bench.list
 		mv $(B)/tests-bench.list.tmp $(B)/tests-bench.list; fi
 	@$(call boot,bench,patched,bench,,VERBOSE=1); \
 		rc=$$?; $(H)/bench.sh $(B)/logs/bench.log $(B)/bench && \
-		echo "commit $$(git rev-parse --short HEAD) date $$(date -u +%Y-%m-%d) cpus $$(nproc)" > $(B)/bench/info && exit $$rc
+		echo "commit $$(git rev-parse --short HEAD) date $$(date -u +%Y-%m-%d) cpus $$(nproc) rc $$rc" > $(B)/bench/info && exit $$rc
 
 checkpatch: tree
 	@$(H)/checkpatch.sh
@@ -210,7 +205,7 @@ checkpatch: tree
 # docs/timings.md from the logs of the last .ci/run (build/ci-*) and the
 # tables of the last make bench (build/bench/).
 timings:
-	@$(H)/timings.sh > $(B)/timings.md && mv $(B)/timings.md docs/timings.md && echo "  DOCS    docs/timings.md"
+	@mkdir -p $(B) && $(H)/timings.sh > $(B)/timings.md && mv $(B)/timings.md docs/timings.md && echo "  DOCS    docs/timings.md"
 
 clean:
 	rm -rf $(B)/kernel-* $(B)/selftests $(B)/initramfs-* $(B)/bzImage-* $(B)/logs

@@ -20,16 +20,11 @@ list=$1
 base=$2
 patched=$3
 
-awk -v list="$list" '
+owners=$("$(dirname "$0")/list.sh" owners "$list")
+awk -v owners="$owners" '
 	BEGIN {
-		who = "upstream"
-		while ((getline l < list) > 0) {
-			if (l ~ /^#@[[:space:]]*upstream/) { who = "upstream"; continue }
-			if (l ~ /^#@[[:space:]]*project/) { who = "project"; continue }
-			if (l ~ /^[[:space:]]*(#|$)/) continue
-			split(l, f)
-			origin[f[1]] = who
-		}
+		no = split(owners, l, "\n")
+		for (i = 1; i <= no; i++) { split(l[i], f, " "); origin[f[1]] = f[2] }
 	}
 
 	{ file = FILENAME == ARGV[1] ? 1 : 2; r[file, $1] = $2; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }

@@ -31,6 +31,10 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
 # hash (ccache's default mode costs a cold build about 25% more); hits
 # come from the compiler's own -MD dependency list.
 export CCACHE_DEPEND=1
+# Not for the pristine kernel: its autoconf.h differs from the patched
+# kernel's, and only the preprocessor mode finds the patched build's
+# objects for the files whose preprocessed source is the same.
+[ "$variant" = pristine ] && unset CCACHE_DEPEND
 export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC"
 export KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=localhost
 kmake() { make -s -C "$linux" ARCH=x86_64 O="$out" CC="ccache gcc" HOSTCC="ccache gcc" "$@"; }
@@ -91,8 +95,9 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 		CONFIG_*) grep -qx "$l" "$out/.config" ||
 			{ echo "  KERNEL  $l did not stick" >&2; missing=1; } ;;
 		esac
-	done < <(awk '/^CONFIG_/ { o = $0; sub(/=.*/, "", o); if (!(o in v)) order[++n] = o; v[o] = $0 }
-		END { for (i = 1; i <= n; i++) print v[order[i]] }' $frags)
+	done <<< "$(awk '/^# CONFIG_[A-Z0-9_]* is not set/ { $0 = $2 "=n" }
+		/^CONFIG_/ { o = $0; sub(/=.*/, "", o); if (!(o in v)) order[++n] = o; v[o] = $0 }
+		END { for (i = 1; i <= n; i++) print v[order[i]] }' $frags)"
 	[ $missing = 0 ] || { echo "kernel: config fragment options missing (see above)" >&2; exit 1; }
 	echo "$want" > "$stamp"
 fi

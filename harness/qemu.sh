@@ -29,7 +29,8 @@ list=$4
 if [ "$limit" = auto ]; then
 	# The tests' own limits, plus boot and the final kmemleak scan;
 	# the debug kernel runs everything several times slower.
-	limit=$(awk '!/^[[:space:]]*(#|$)/ { t += $2 } END { print t + 300 }' "$list")
+	limit=$("$top/harness/list.sh" limit "$list") || exit 1
+	limit=$((limit + 300))
 	[ "$variant" = debug ] && limit=$((limit * 2))
 fi
 kernel=$top/build/bzImage-$variant
@@ -37,7 +38,7 @@ initrd=$top/build/initramfs-$variant.cpio.gz
 
 # 1G pages must be asked for first and need -m well above their total: with
 # -m 4G the e820 hole breaks [2G,3G).
-need() { sed -n "s/^#% $1=//p" "$list" | tail -n 1; }
+need() { "$top/harness/list.sh" need "$list" "$1"; }
 HUGEPAGES=${HUGEPAGES:-$(need HUGEPAGES)}
 HUGEPAGES=${HUGEPAGES:-"hugepagesz=1G hugepages=2 hugepagesz=2M hugepages=512"}
 QEMU_MEM=${QEMU_MEM:-$(need QEMU_MEM)}

@@ -180,7 +180,7 @@ echo "linux-source-6.12 6.12.200-1" > "$T/installed"
 make_source "$T/src.installed" 200
 tar -C "$T/src.installed" -cJf "$tarball" linux-source-6.12
 
-echo "1..16"
+echo "1..20"
 
 # 1. Another version installed: the pinned package is fetched and used.
 A=$T/a
@@ -351,6 +351,70 @@ CI_FAIL=1 PATH=$C/bin:$PATH bash "$C/.ci/run" > "$T/out" 2>&1
 r=$?
 [ $r != 0 ] && [ "$(tail -n 1 "$T/out")" = "total: 8 passed, 1 failed, 1 skipped" ]
 ok $? ".ci/run: a target failing before its tests: the closing line, one failure, non-zero exit"
+
+# 17-18. harness/list.sh, the one parser of the test lists.
+cat > "$T/t.list" <<'EOF'
+#% HUGEPAGES=hugepagesz=2M hugepages=8
+#% QEMU_MEM=2G
+#@ upstream
+a/one   60 a/one
+#@ debug off
+a/two   60 guest/nr_hugepages.sh 1 a/two --flag
+#@ long
+a/three 900 a/three
+#@ long end
+#@ debug on
+#@ project
+b/four  30 b/four x y
+EOF
+L=$top/harness/list.sh
+names() { "$L" select "$T/t.list" "$@" | awk '!/^#/ { printf "%s ", $1 }'; }
+[ "$(names "" "" "")" = "a/one a/two b/four " ] &&
+	[ "$(names "" 1 "")" = "a/one a/two a/three b/four " ] &&
+	[ "$(names "" "" 1)" = "a/one b/four " ] &&
+	[ "$(names "" 1 1)" = "a/one a/two a/three b/four " ] &&
+	[ "$(names "a/th*" "" "")" = "a/three " ] &&
+	! "$L" select "$T/t.list" "nothing" "" "" > /dev/null 2>&1 &&
+	[ "$("$L" select "$T/t.list" "" "" "" | grep -c '^#%')" = 2 ]
+ok $? "list.sh select: T, FULL, the debug run and the long tests; no test left fails"
+[ "$("$L" need "$T/t.list" QEMU_MEM)" = 2G ] &&
+	[ "$("$L" limit "$T/t.list")" = 1050 ] && [ "$("$L" count "$T/t.list")" = 4 ] &&
+	[ "$("$L" programs "$T/t.list" | xargs)" = "a/one a/three a/two b/four guest/nr_hugepages.sh" ] &&
+	[ "$("$L" owners "$T/t.list" | xargs)" = "a/one upstream a/two upstream a/three upstream b/four project" ] &&
+	[ "$("$L" tests "$T/t.list" | sed -n 2p)" = "a/two   60 guest/nr_hugepages.sh 1 a/two --flag" ]
+ok $? "list.sh need, limit, count, programs (a wrapper's test program too), owners, tests"
+
+# 19. harness/compare.sh (make test-base) on that list: a regression of
+# an upstream test fails it; project tests are not compared.
+printf 'a/one pass\na/two pass\na/three fail\nb/four fail\n' > "$T/base.res"
+printf 'a/one pass\na/two fail\na/three fail\nb/four pass\n' > "$T/patched.res"
+"$top/harness/compare.sh" "$T/t.list" "$T/base.res" "$T/patched.res" > "$T/cmp" 2>&1
+r=$?
+printf 'a/one pass\na/two pass\na/three fail\nb/four pass\n' > "$T/patched.res"
+"$top/harness/compare.sh" "$T/t.list" "$T/base.res" "$T/patched.res" > "$T/cmp2" 2>&1
+r2=$?
+[ $r = 1 ] && [ $r2 = 0 ] &&
+	grep -qx 'Upstream tests: 3, 1 same, 1 failing on both, 1 differing (1 regressions)' "$T/cmp" &&
+	grep -q '^  a/two .*DIFFERS: regression' "$T/cmp" &&
+	grep -qx 'Project tests: 1 (not applicable on the base kernel)' "$T/cmp2"
+ok $? "compare.sh: an upstream regression fails, counts exact, project tests not compared"
+
+# 20. harness/timings.sh: a table from .ci/run's logs; no logs, no table.
+B2=$T/ci-build
+mkdir -p "$B2"
+printf 'commit abc\ndate 2026-12-07\ncpus 2\ntarget test 100 0\ntarget test-debug 90 0\ntotal 190 5 0 0\n' > "$B2/ci-times"
+printf '  KERNEL  build/bzImage-patched ready in 50 s\n  QEMU    booting patched kernel\n  QEMU    exited with 0 after 40 s\n3 passed, 0 failed, 0 skipped\n' > "$B2/ci-test.log"
+printf '  KERNEL  build/bzImage-debug ready in 45 s\n2 passed, 0 failed, 0 skipped\n' > "$B2/ci-test-debug.log"
+printf 'ok 1 x/a # 12.5s\nnot ok 2 x/b # TIMEOUT after 60s\nok 3 x/c # 1.0s\n' > "$B2/ci-test.serial.log"
+printf 'ok 1 x/a # 30.0s\nok 2 x/c # 2.0s\n' > "$B2/ci-test-debug.serial.log"
+"$top/harness/timings.sh" "$B2" > "$T/tim" 2>&1 &&
+	grep -qx '| - the patched kernel built | 50 s |' "$T/tim" &&
+	grep -qx '| - the test VM on the patched kernel, boot to power-off | 40 s |' "$T/tim" &&
+	grep -qx '| x/b | 60 s (timeout) | - |' "$T/tim" &&
+	grep -qx '| x/a | 12.5 s | 30.0 s |' "$T/tim" &&
+	grep -q '^| the whole run: 5 passed, 0 failed, 0 skipped | 190 s' "$T/tim" &&
+	rm "$B2/ci-test-debug.serial.log" && ! "$top/harness/timings.sh" "$B2" > /dev/null 2>&1
+ok $? "timings.sh: the table from the logs (builds, boots, a timeout marked); a missing log fails"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

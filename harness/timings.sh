@@ -9,9 +9,9 @@
 #
 # Reads BUILD_DIR/ci-times (.ci/run: commit, date, each target's wall
 # time), BUILD_DIR/ci-TARGET.log (the build and boot lines of the harness)
-# and the serial logs BUILD_DIR/logs/test.log and test-debug.log (each
-# test's own time), and BUILD_DIR/bench/bench.txt and info (make bench)
-# when they exist.  Fails when a log is missing: no figure is made up.
+# and BUILD_DIR/ci-TARGET.serial.log (the test VM's serial logs of that
+# run: each test's own time), and BUILD_DIR/bench/bench.txt and info (make
+# bench) when they exist.  Fails when a log is missing: no figure is made up.
 set -euo pipefail
 
 b=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
@@ -52,26 +52,32 @@ done < <(grep '^target ' "$b/ci-times")
 echo "| the whole run: $passed passed, $failed failed, $skipped skipped | $total s ($(min "$total")) |"
 
 echo
-echo "The slowest tests, each one's own time in the test VM (serial logs"
-echo "\`build/logs/test.log\`, \`test-debug.log\`; - where the list left it out):"
+echo "The slowest tests, each one's own time in the test VM (the run's serial"
+echo "logs; - where the list left it out; a failed test's time is marked so):"
 echo
 echo "| test | patched | debug |"
 echo "| --- | --- | --- |"
 for v in test test-debug; do
-	[ -f "$b/logs/$v.log" ] || die "no $b/logs/$v.log"
-	sed -n "s/^\(not \)\{0,1\}ok [0-9]* \([^ ]*\) # \([0-9.]*\)s$/$v \2 \3/p" "$b/logs/$v.log"
-done | awk -v OFS='\t' '{ t[$2, $1] = $3 " s"; if ($3 + 0 > m[$2] + 0) m[$2] = $3 }
+	[ -f "$b/ci-$v.serial.log" ] || die "no $b/ci-$v.serial.log"
+	# ok N NAME # Ts; ok N NAME # SKIP (exit 4) Ts; not ok N NAME # exit R, Ts;
+	# not ok N NAME # TIMEOUT after Ts.
+	awk -v v="$v" '/^(not )?ok [0-9]+ [^ ]+ # / {
+		t = $NF; sub(/s$/, "", t)
+		if (t !~ /^[0-9.]+$/) next
+		mark = /^not ok/ ? (/TIMEOUT/ ? "(timeout)" : "(failed)") : (/# SKIP/ ? "(skip)" : "")
+		print v, ($1 == "not" ? $4 : $3), t, mark }' "$b/ci-$v.serial.log"
+done | awk -v OFS='\t' '{ t[$2, $1] = $3 " s" ($4 == "" ? "" : " " $4); if ($3 + 0 > m[$2] + 0) m[$2] = $3 }
 	END { for (n in m) print m[n], n, ((n, "test") in t ? t[n, "test"] : "-"),
 		((n, "test-debug") in t ? t[n, "test-debug"] : "-") }' |
 	sort -t "$(printf '\t')" -k1,1rn | head -n 15 | awk -F '\t' '{ printf "| %s | %s | %s |\n", $2, $3, $4 }'
 
 [ -f "$b/bench/bench.txt" ] && [ -f "$b/bench/info" ] || exit 0
-read -r _ bcommit _ bdate _ bcpus < "$b/bench/info"
+read -r _ bcommit _ bdate _ bcpus _ brc < "$b/bench/info"
 echo
 echo "## make bench"
 echo
 echo "\`build/bench/bench.txt\` of the last \`make bench\` (docs/benchmark.md):"
-echo "commit $bcommit, $bdate, $bcpus CPUs."
+echo "commit $bcommit, $bdate, $bcpus CPUs$([ "${brc:-0}" = 0 ] || echo ", and it FAILED (exit ${brc})")."
 echo
 echo '```'
 cat "$b/bench/bench.txt"

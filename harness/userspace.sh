@@ -38,7 +38,8 @@ echo "  TESTS   building KVM and memfd selftests (static)"
 make -s -C "$sel/kvm" -j"$jobs" KHDR_INCLUDES="-isystem $hdr" \
 	OUTPUT="$st/kvm" EXTRA_CFLAGS=-static CC="ccache gcc" >/dev/null
 # memfd: only the programs the list names (fuse_test needs libfuse).
-memfd_progs=$(awk '$3 ~ /^memfd\// { print "'"$st"'/" $3 }' "$list" | sort -u)
+progs=$("$top/harness/list.sh" programs "$list")
+memfd_progs=$(echo "$progs" | sed -n "s|^memfd/|$st/memfd/|p")
 mkdir -p "$st/memfd"
 [ -z "$memfd_progs" ] || make -s -C "$sel/memfd" KHDR_INCLUDES="-isystem $hdr" \
 	OUTPUT="$st/memfd" CC="ccache gcc -static" $memfd_progs >/dev/null
@@ -46,9 +47,8 @@ mkdir -p "$st/memfd"
 # features the guest lacks, see tests.list), and write_to_hugetlbfs, which
 # the hugetlb cgroup scripts run.
 # (guest/nr_hugepages.sh N PROGRAM runs PROGRAM with the 2M pool resized.)
-mm_progs=$(awk '$3 == "guest/nr_hugepages.sh" { $3 = $5 }
-	$3 ~ /^mm\// && $3 !~ /\.sh$/ { print "'"$st"'/" $3 }' "$list" | sort -u)
-if grep -q '^[^#]*[[:space:]]mm/[^[:space:]]*\.sh' "$list"; then
+mm_progs=$(echo "$progs" | sed -n "/\.sh\$/d; s|^mm/|$st/mm/|p")
+if echo "$progs" | grep -q '^mm/.*\.sh$'; then
 	mm_progs="$mm_progs $st/mm/write_to_hugetlbfs"
 fi
 mkdir -p "$st/mm"
@@ -58,7 +58,7 @@ mkdir -p "$st/mm"
 	  make -s -C "$sel/mm" KHDR_INCLUDES="-isystem $hdr" OUTPUT="$st/mm" \
 		CC="ccache gcc -static" $mm_progs 2>&1 | grep -E 'error|Error' >&2; exit 1; }
 
-echo "  INITRD  packing $(grep -cv '^[[:space:]]*\(#\|$\)' "$list" || true) tests into $(basename "$img")"
+echo "  INITRD  packing $("$top/harness/list.sh" count "$list") tests into $(basename "$img")"
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,tests,extra,usr/local/bin}
 cp /bin/busybox "$root/bin/busybox"
@@ -68,16 +68,12 @@ cp /bin/bash-static "$root/bin/bash"
 cp "$top"/harness/guest/bin/* "$root/usr/local/bin/"
 cp "$top/harness/init" "$root/init"
 chmod 755 "$root/init"
-cp "$list" "$root/tests.list"
+"$top/harness/list.sh" tests "$list" > "$root/tests.list"
 # Only the programs the list runs; a wrapper of harness/guest/ gets the
-# test program it runs too (its first argument with a '/').
-awk '!/^[[:space:]]*(#|$)/ {
-	print $3
-	if ($3 ~ /^guest\//)
-		for (i = 4; i <= NF; i++)
-			if ($i ~ /\//) { print $i; break }
-}' "$list" | sort -u | while read -r prog; do
+# test program it runs too.
+echo "$progs" | while read -r prog; do
 	case "$prog" in
+	"") continue ;;
 	/extra/*) continue ;;
 	guest/*) src=$top/harness/$prog ;;
 	mm/*.sh) src=$sel/$prog ;;
@@ -99,7 +95,7 @@ fi
 # (harness/l2/init.c).  The L2 kernel is the patched kernel also in the debug
 # variant: the debug kernel is under test as the L1, where KVM runs; as the
 # L2 it would only be slower.
-if grep -q '^[^#]*[[:space:]]guest/l2-boot\.sh' "$list"; then
+if echo "$progs" | grep -qx 'guest/l2-boot\.sh'; then
 	stage=$top/build/qemu/stage
 	[ -x "$stage/usr/bin/qemu-system-x86_64" ] ||
 		{ echo "userspace: no QEMU for the L2 boots: run 'make qemu'" >&2; exit 1; }
