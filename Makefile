@@ -170,7 +170,7 @@ stress-debug: kernel-debug kernel qemu $(B)/tests-stress.list
 # $(call repeat_list,LIST,LINE): the target list, LIST's "#%" lines and
 # LINE once for each run FIRST..RUNS ($$i in LINE: the run's number).
 define repeat_list
-mkdir -p $(B) && { grep '^#%' $(H)/$(1).list; \
+mkdir -p $(B) && { $(H)/list.sh needs $(H)/$(1).list; \
 	for i in $$(seq $(FIRST) $(RUNS)); do echo "$(2)"; done; } > $@
 endef
 

@@ -15,6 +15,7 @@
 #       the "#@ debug off" ones left out when DEBUG unless FULL; fails when
 #       no test is left
 #   list.sh need LIST NAME       the value of the last "#% NAME=" line
+#   list.sh needs LIST           the "#%" lines (for a list made from LIST)
 #   list.sh tests LIST           "NAME TIMEOUT PROGRAM ARGS..." lines, the
 #       form /init reads in the guest
 #   list.sh count LIST           how many tests
@@ -26,7 +27,7 @@
 set -euo pipefail
 
 die() { echo "list.sh: $*" >&2; exit 1; }
-[ $# -ge 2 ] || die "usage: list.sh select|need|tests|count|limit|programs|owners LIST ..."
+[ $# -ge 2 ] || die "usage: list.sh select|need|needs|tests|count|limit|programs|owners LIST ..."
 cmd=$1 list=$2
 [ -f "$list" ] || die "no list $list"
 test_lines() { awk '!/^[[:space:]]*(#|$)/' "$list"; }
@@ -60,6 +61,9 @@ select)
 	;;
 need)
 	sed -n "s/^#% $3=//p" "$list" | tail -n 1
+	;;
+needs)
+	grep '^#%' "$list" || true
 	;;
 tests)
 	test_lines
