@@ -58,22 +58,37 @@ export KBUILD_BUILD_TIMESTAMP="1970-01-01 00:00:00 UTC"
 export KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=localhost
 kmake() { make -s -C "$wt" ARCH=x86_64 O="$out" CC="ccache gcc" HOSTCC="ccache gcc" "$@"; }
 
-# build_step I C OUT TARGETS FRAGMENTS...: configure OUT (when a Kconfig
-# file or a fragment changed since it was configured) and build TARGETS of
-# step I (commit C); prints ok, warnings or FAILED.
+# needs_config OUT C FRAGS: whether OUT must be configured again for commit
+# C: never configured, configured for fragments other than FRAGS, or a
+# Kconfig file changed since the commit it was configured at (or that
+# commit cannot be compared with any more).
+needs_config() {
+	local out=$1 c=$2 frags=$3 step changed
+	[ -f "$out/.config" ] || return 0
+	step=$(cat "$out/.config.step" 2>/dev/null) && [ -n "$step" ] || return 0
+	[ "$frags" = "$(cat "$out/.config.fragment" 2>/dev/null)" ] || return 0
+	changed=$(git -C "$wt" diff --name-only "$step" "$c" -- '*Kconfig*' 2>/dev/null) ||
+		return 0
+	[ -n "$changed" ]
+}
+
+# build_step I C OUT TARGETS FRAGMENTS...: configure OUT (when needs_config)
+# and build TARGETS of step I (commit C); prints ok, warnings or FAILED.
+# Warnings of the compiler, modpost (WARNING:) and Kconfig are failures.
 build_step() {
 	local i=$1 c=$2 out=$3 targets=$4 frags
 	shift 4
 	frags=$(cat "$@")
 	mkdir -p "$out"
-	if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config.step" 2>/dev/null)" = "" ] ||
-	   [ -n "$(git -C "$wt" diff --name-only "$(cat "$out/.config.step")" "$c" -- \
-		'*Kconfig*' 2>/dev/null)" ] || [ "$frags" != "$(cat "$out/.config.fragment" 2>/dev/null)" ]; then
+	if needs_config "$out" "$c" "$frags"; then
+		# Not configured for any step until this one has succeeded.
+		rm -f "$out/.config.step" "$out/.config.fragment"
 		if ! { kmake tinyconfig &&
 		       KCONFIG_CONFIG=$out/.config "$wt/scripts/kconfig/merge_config.sh" \
 			-m -O "$out" "$out/.config" "$@" &&
-		       kmake olddefconfig; } >"$out/.config.log" 2>&1; then
-			echo "  STEP    $i: configuration failed, see $out/.config.log" >&2
+		       kmake olddefconfig; } >"$out/.config.log" 2>&1 ||
+		   grep -qi 'warning' "$out/.config.log"; then
+			cp "$out/.config.log" "$out/build-$i.log"
 			echo FAILED
 			return
 		fi
@@ -82,8 +97,7 @@ build_step() {
 	fi
 	# shellcheck disable=SC2086
 	if kmake -j"$jobs" $targets >"$out/build-$i.log" 2>&1; then
-		# Warnings are failures too.
-		if grep -q 'warning:' "$out/build-$i.log"; then echo warnings; else echo ok; fi
+		if grep -qi 'warning:' "$out/build-$i.log"; then echo warnings; else echo ok; fi
 	else
 		echo FAILED
 	fi
