@@ -190,6 +190,14 @@ sed -n 's/^# L2BENCH //p' "$log" | awk '
 		m = k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
 		return sprintf("%7.1f %11s %6.1f", m, v[1] "-" v[k], m > 0 ? (v[k] - v[1]) / m * 100 : 0)
 	}
+	# The median of a list (- when it has no value).
+	function med(list,   all, t, v, i, j, k, x) {
+		all = split(list, t, " ")
+		for (i = 1; i <= all; i++) if (t[i] != "-") v[++k] = t[i]
+		if (!k) return "-"
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+		return sprintf("%.1f", k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2)
+	}
 	function same(list, what, b,   k, v, i) {
 		sub(/^ /, "", list)
 		k = split(list, v, " ")
@@ -213,6 +221,17 @@ sed -n 's/^# L2BENCH //p' "$log" | awk '
 			pg[b, l] = pg[b, l] " " (v[lv] == "" ? "-" : v[lv])
 		}
 		tp[b] = tp[b] " " (v["touched"] == "" ? "-" : v["touched"])
+		if ("io_mb" in v) {
+			cc[b] = 1
+			bt[b] = bt[b] " " v["boot_s"]; it[b] = it[b] " " v["io_s"]
+			wr[b] = wr[b] " " v["write_s"]; rd[b] = rd[b] " " v["read_s"]
+			conv[b] = conv[b] " " v["to_shared"] "/" v["to_shared_bytes"] "/" v["to_private"] "/" v["to_private_bytes"]
+			pct[b] = pct[b] " " (v["private_pct"] == "" ? "-" : v["private_pct"])
+			mb[b] = mb[b] " " (v["boot_4k"] == "" ? "-" : v["boot_4k"] "/" v["boot_2m"] "/" v["boot_1g"])
+			mi[b] = mi[b] " " (v["io_4k"] == "" ? "-" : v["io_4k"] "/" v["io_2m"] "/" v["io_1g"])
+			me[b] = me[b] " " (v["pages_4k"] == "" ? "-" : v["pages_4k"] "/" v["pages_2m"] "/" v["pages_1g"])
+			iomb[b] = v["io_mb"]
+		}
 	}
 	END {
 		if (!rows)
@@ -229,6 +248,25 @@ sed -n 's/^# L2BENCH //p' "$log" | awk '
 				stats(ver[b], "verified_s", b), stats(ex[b], "exit_s", b),
 				same(rc[b], "rc", b), same(pg[b, 1], "pages_4k", b), same(pg[b, 2], "pages_2m", b),
 				same(pg[b, 3], "pages_1g", b), same(tp[b], "touched", b)
+		}
+		# The confidential guest rows (cc-*): boot to the I/O, the I/O
+		# (write and read back io_mb MiB), the conversions it asked for
+		# (count/bytes to shared, count/bytes to private), the private
+		# share of its RAM at the end, and the KVM mappings 4k/2m/1g at
+		# boot, after the I/O and after the memory test.
+		h = 0
+		for (r = 1; r <= rows; r++) {
+			b = order[r]
+			if (!(b in cc))
+				continue
+			if (!h++)
+				printf "\n%-14s %5s %7s %6s %7s %7s %-28s %8s %-16s %-16s %-16s\n", "cc_guest", "io_mb",
+					"boot_s", "io_s", "write_s", "read_s", "conv_sh/bytes/pr/bytes", "private%",
+					"kvm_boot", "kvm_after_io", "kvm_end"
+			printf "%-14s %5s %7s %6s %7s %7s %-28s %8s %-16s %-16s %-16s\n", b, iomb[b],
+				med(bt[b]), med(it[b]), med(wr[b]), med(rd[b]), same(conv[b], "conversions", b),
+				same(pct[b], "private%", b), same(mb[b], "kvm_boot", b), same(mi[b], "kvm_after_io", b),
+				same(me[b], "kvm_end", b)
 		}
 		printf "%s", notes
 	}' > "$out/l2.txt"

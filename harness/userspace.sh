@@ -101,7 +101,7 @@ if echo "$progs" | grep -qx 'guest/l2-boot\.sh'; then
 		{ echo "userspace: no QEMU for the L2 boots: run 'make qemu'" >&2; exit 1; }
 	cp -a "$stage/." "$root/"
 	l2=$top/build/l2
-	rm -rf "$l2" && mkdir -p "$l2/root/dev" "$l2/root/proc"
+	rm -rf "$l2" && mkdir -p "$l2/root/dev" "$l2/root/proc" "$l2/root/sys"
 	ccache gcc -static -O2 -Wall -Werror -o "$l2/root/init" "$top/harness/l2/init.c"
 	(cd "$l2/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "$l2/initramfs.cpio.gz")
 	mkdir -p "$root/l2"

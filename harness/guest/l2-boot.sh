@@ -17,6 +17,15 @@
 #                 sw-protected-vm (memory-backend-ram,guest-memfd=on)
 #   short-pool    private-1G with one 1G page more than the pool has free:
 #                 passes when QEMU refuses to start and says why
+#   cc-private-1G a confidential guest: the L2 is told (sw-protected-vm
+#                 map-gpa-range=on) that its RAM is private and converts
+#                 what it shares; 128 MiB of boot RAM that starts shared
+#                 (private=on,start-shared=on) and GB GiB private on 1G
+#                 pages; it writes and reads back IO_MB MiB (default 256)
+#                 on a virtio disk through its swiotlb buffers first
+#   cc-private-2M the same on 2M pages
+#   cc-shared-1G  the same guest and I/O in an ordinary VM, 128 MiB and GB
+#                 GiB of shared RAM on 1G pages (the baseline)
 #
 # The L2's user space writes a pattern over its free memory and verifies it;
 # then this script reads the VM's KVM statistics (pages_4k/2m/1g), asks
@@ -30,7 +39,13 @@
 # QEMU runs (free_hugepages down and resv_hugepages up by that many
 # together) or does not come back.
 #
-# Every row has the same low RAM, guest and workload: rows differ only in
+# The cc rows check the I/O, that the guest converted in both directions
+# (QEMU's trace of KVM_HC_MAP_GPA_RANGE), also in its 1G private RAM,
+# and that at least 90% of its RAM is private at the end (QEMU's
+# kvm_private_memory trace); they print KVM's mappings when the L2 has
+# booted, after its I/O and after its memory test.
+#
+# Every other row has the same low RAM, guest and workload: rows differ only in
 # the store of the 2nd node.  The low RAM is on shmem (memory-backend-memfd),
 # which has no transparent huge pages, so KVM maps it 4K and every 2M and
 # 1G mapping (pages_2m, pages_1g) is the 2nd node's.  The huge pages the L2
@@ -101,6 +116,16 @@ append="$append reboot=t"
 [ -n "$khz" ] && append="$append tsc_early_khz=$khz"
 [ -n "$extra" ] && append="$append $extra"
 
+io_mb=${IO_MB:-256}
+io= trace=
+case $row in
+cc-*)
+	io=1 low_mb=128
+	# The guest's bounce buffers: 32 MiB of the 128 MiB below 4 GiB.
+	append="$append swiotlb=16384 l2.io_mb=$io_mb"
+	case $row in cc-private-*) append="$append l2.hc_checks=1" ;; esac ;;
+esac
+
 # No i8042: the L2 needs no keyboard or mouse, and probing them raised an
 # interrupt inside the same interrupt's handler in a debug L2 kernel
 # (lockdep: recursive locking of the irq_desc, then a hang).
@@ -127,6 +152,21 @@ short-pool)
 	machine=$machine,confidential-guest-support=sp0
 	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=1G"
 	pool_kb= npages=0 short_before="$(free_pages 1048576kB) $(resv_pages 1048576kB)" ;;
+cc-private-1G|cc-private-2M)
+	size=${row#cc-private-}
+	vm="-object sw-protected-vm,id=sp0,map-gpa-range=on"
+	machine=$machine,confidential-guest-support=sp0
+	ram0="memory-backend-memfd,private=on,start-shared=on"
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=$size"
+	trace="-D $dir/trace -trace kvm_hc_map_gpa_range -trace kvm_private_memory"
+	if [ "$size" = 1G ]; then
+		pool_kb=1048576 npages=$gb
+	else
+		pool_kb=2048 npages=$((gb * 512))
+	fi ;;
+cc-shared-1G)
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,hugetlb=on,hugetlbsize=1G"
+	pool_kb=1048576 npages=$gb ;;
 guest-memfd)
 	vm="-object sw-protected-vm,id=sp0"
 	machine=$machine,confidential-guest-support=sp0
@@ -141,11 +181,17 @@ fi
 
 rm -rf "$dir" && mkdir -p "$dir"
 mkfifo "$dir/console-in" "$dir/mon.in" "$dir/mon.out"
+disk=
+if [ -n "$io" ]; then
+	truncate -s "$((io_mb + 1))M" "$dir/disk.img" || fail "no disk image"
+	disk="-drive file=$dir/disk.img,if=none,format=raw,id=d0 -device virtio-blk-pci,drive=d0"
+fi
 # shellcheck disable=SC2086
 set -- -accel kvm -cpu host -smp 1 -m $((low_mb + gb * 1024))M \
 	-machine "$machine" $vm \
 	-object $ram0,id=ram0,size=${low_mb}M -object "$mem" \
 	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1 \
+	$disk $trace \
 	-kernel /l2/bzImage -initrd /l2/initramfs.cpio.gz -append "$append" \
 	-nodefaults -display none -serial stdio -no-reboot \
 	-monitor "pipe:$dir/mon"
@@ -194,12 +240,75 @@ monitor_check() {
 		{ mon_err="xp of shared memory at 0 failed"; return; }
 	echo "monitor: private memory refused, QEMU alive"
 }
-mon_err=
+# cc_check: the I/O and the conversions of a cc row (sets cc_err).
+# QEMU's trace: "kvm_hc_map_gpa_range gpa 0x.. size 0x.. attributes 0x..
+# flags 0x.." per hypercall (bit 4 of the attributes: to private) and
+# "kvm_private_memory private 0x.. of RAM 0x.." after each conversion.
+cc_check() {
+	line=$(grep '^L2: IO wrote' "$dir/log" | tail -1 | tr -d '\r')
+	io_w=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s, read back.*/\1/p')
+	io_r=$(echo "$line" | sed -n 's/.*read back in \([0-9.]*\) s.*/\1/p')
+	n_sh=0 b_sh=0 n_pr=0 b_pr=0 pct= hi_sh=0 hi_pr=0
+	if [ -f "$dir/trace" ]; then
+		eval "$(awk '/kvm_hc_map_gpa_range/ {
+			for (i = 1; i < NF; i++) {
+				if ($i == "gpa") g = $(i + 1) + 0
+				if ($i == "size") z = $(i + 1) + 0
+				if ($i == "attributes") a = $(i + 1) + 0
+			}
+			# The bad requests of the L2 (l2.hc_checks) do not count.
+			if (a >= 32 || and(a, 15) > 2 || g >= 1099511627776 || g % 4096)
+				next
+			hi = g >= 4294967296
+			if (and(a, 16)) { np++; bp += z; hp += hi } else { ns++; bs += z; hs += hi }
+		}
+		/kvm_private_memory/ { p = ($3 + 0); r = ($6 + 0) }
+		END {
+			printf "n_sh=%d b_sh=%.0f n_pr=%d b_pr=%.0f hi_sh=%d hi_pr=%d pct=%s\n",
+				ns, bs, np, bp, hs, hp, r ? sprintf("%.1f", 100 * p / r) : ""
+		}' "$dir/trace")"
+	fi
+	echo "conversions: $n_sh to shared ($b_sh bytes, $hi_sh above 4 GiB), $n_pr to private ($b_pr bytes, $hi_pr above 4 GiB); private at the end: ${pct:-?}% of the RAM"
+	echo "$line" | grep -q ', 0 bad words$' || { cc_err="the L2's disk I/O did not verify: ${line:-no result}"; return; }
+	wsum=$(echo "$line" | sed -n 's/.*checksum written \([0-9a-f]*\) read \([0-9a-f]*\).*/\1/p')
+	rsum=$(echo "$line" | sed -n 's/.*checksum written \([0-9a-f]*\) read \([0-9a-f]*\).*/\2/p')
+	[ -n "$wsum" ] && [ "$wsum" = "$rsum" ] || { cc_err="checksums differ: $line"; return; }
+	grep -q 'IO unbound virtio' "$dir/log" || { cc_err="the L2 did not unbind its disk"; return; }
+	case $row in cc-private-*) ;; *) return ;; esac
+	grep -q 'KVM: software-protected VM: memory is private' "$dir/log" ||
+		{ cc_err="the L2 did not run as a software-protected guest"; return; }
+	# Requests the host must refuse with -KVM_EINVAL (-22) or carry out.
+	for want in "10000000000 1 10 ret -22" "100000800 1 0 ret -22" \
+		"100000000 1 110 ret -22" "100000000 1 3 ret -22" \
+		"7fff000 2 0 ret 0" "fec00000 1 0 ret 0"; do
+		tr -d '\r' < "$dir/log" | grep -qx "L2: HC $want" ||
+			{ cc_err="KVM_HC_MAP_GPA_RANGE ${want% ret *}: not 'ret ${want#* ret }': $(tr -d '\r' < "$dir/log" | grep "^L2: HC ${want% ret *} ")"; return; }
+	done
+	echo "bad conversion requests: refused with -KVM_EINVAL, QEMU runs on"
+	[ "$hi_sh" -gt 0 ] && [ "$hi_pr" -gt 0 ] ||
+		{ cc_err="no conversion in both directions in the private RAM above 4 GiB ($hi_sh to shared, $hi_pr to private)"; return; }
+	awk "BEGIN { exit !(${pct:-0} >= 90) }" ||
+		{ cc_err="only ${pct:-?}% of the RAM is private at the end, not 90%"; return; }
+}
+mon_err= cc_err=
 
 # Until the L2 has verified its memory (or QEMU is gone).  QEMU leaves a
-# VM it cannot run (KVM internal error) paused: end it.
-during= tv= stuck=
+# VM it cannot run (KVM internal error) paused: end it.  An L2 with I/O
+# stops twice before: when it has booted and after its I/O.
+during= tv= stuck= booted= iodone= tb= tio=
 while kill -0 "$qpid" 2>/dev/null; do
+	if [ -n "$io" ] && [ -z "$booted" ] && grep -q '^L2: BOOTED' "$dir/log"; then
+		tb=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
+		booted=$(kvm_stats "$qpid")
+		echo "L2 booted after ${tb} s; KVM at boot: $booted"
+		echo go >&3
+	fi
+	if [ -n "$io" ] && [ -z "$iodone" ] && grep -q '^L2: IO VERIFIED' "$dir/log"; then
+		tio=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
+		iodone=$(kvm_stats "$qpid")
+		echo "L2 did its I/O after ${tio} s; KVM after the I/O: $iodone"
+		echo go >&3
+	fi
 	if grep -q 'KVM internal error\|kvm run failed' "$dir/log"; then
 		sleep 2
 		kill -9 "$qpid" 2>/dev/null
@@ -218,7 +327,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 			held_during=$(($(held_pages "${pool_kb}kB") - held))
 			touched=$(($(used_pages "${pool_kb}kB") - used))
 		fi
-		case $row in private-*) monitor_check ;; esac
+		case $row in private-*|cc-private-*) monitor_check ;; esac
 		echo go >&3
 		break
 	fi
@@ -251,7 +360,13 @@ if [ -n "$pool_kb" ] && [ -n "$during" ]; then
 	slot="touched=${touched:-0}"
 	echo "node 1: ${touched:-0} huge pages of ${pool_kb} kB touched, KVM maps ${p1g:-0} x 1G, ${p2m:-0} x 2M"
 fi
-echo "L2BENCH row=$row gb=$gb verified_s=${tv:--} exit_s=$t rc=$rc $during $slot"
+conv=
+if [ -n "$io" ]; then
+	cc_check
+	conv=" boot_s=${tb:--} io_s=${tio:--} io_mb=$io_mb write_s=${io_w:--} read_s=${io_r:--} to_shared=$n_sh to_shared_bytes=$b_sh to_private=$n_pr to_private_bytes=$b_pr private_pct=${pct:--}"
+	conv="$conv $(echo "$booted" | sed 's/pages_/boot_/g') $(echo "$iodone" | sed 's/pages_/io_/g')"
+fi
+echo "L2BENCH row=$row gb=$gb verified_s=${tv:--} exit_s=$t rc=$rc $during $slot$conv"
 if [ "$row" = guest-memfd ] && [ -n "$stuck" ]; then
 	# KVM's instruction emulator (no NRIPS or decode assists under the
 	# emulated SVM) reads guest memory through the memslot's shared
@@ -260,6 +375,7 @@ if [ "$row" = guest-memfd ] && [ -n "$stuck" ]; then
 	exit 4
 fi
 [ -z "$mon_err" ] || fail "$mon_err"
+[ -z "$cc_err" ] || fail "$cc_err"
 [ "$rc" = 0 ] || fail "QEMU exited with $rc (137: killed after ${limit} s)"
 grep -q '^L2: RESULT ok' "$dir/log" || fail "the L2 did not finish its memory test"
 [ -n "$during" ] || fail "no KVM statistics (the L2 never said VERIFIED)"

@@ -10,7 +10,20 @@
  * Kernel command line: l2.keep_mb=N leaves N MiB free (default: a sixteenth
  * of the free memory, at least 64 MiB: the kernel needs room for the page
  * tables, and init cannot be killed when memory runs out).
+ *
+ * l2.io_mb=N first does disk I/O on /dev/vda (a virtio disk): it says
+ * "BOOTED" and waits for a line, writes N MiB of a pattern with O_DIRECT,
+ * reads it back and compares, with a checksum of each direction, says "IO
+ * VERIFIED" and waits for a line, then unbinds the disk's driver (which
+ * frees its rings: a confidential guest converts them back to private)
+ * before the memory test.
+ *
+ * l2.hc_checks=1 then asks the host for conversions a kernel never asks
+ * for, through the guest kernel's test hook (debugfs kvm_sw_protected/
+ * map_gpa_range), and prints "HC <gpa> <npages> <attributes> ret <value>"
+ * for each: the host side checks the values and that QEMU runs on.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,10 +101,146 @@ static long cmdline_long(const char *key, long def)
 	return p ? atol(p + strlen(key)) : def;
 }
 
+/* Wait for the host side's line on the console. */
+static void wait_host(const char *what)
+{
+	char line[64];
+
+	say("%s", what);
+	if (!fgets(line, sizeof(line), stdin))
+		say("no line from the host (EOF), going on");
+}
+
+/* The pattern of the disk: every 8-byte word from its index and the seed. */
+static uint64_t disk_word(uint64_t i, uint64_t seed)
+{
+	return (i * 0xff51afd7ed558ccdull + 0x9e3779b97f4a7c15ull) ^ seed;
+}
+
+/* FNV-1a over the 8-byte words, a checksum of each direction. */
+static uint64_t fnv(uint64_t h, const uint64_t *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Write io_mb MiB to /dev/vda, read it back; returns 0 when it all matched. */
+static int disk_io(long io_mb)
+{
+	const size_t chunk = 1 << 20, cw = chunk / 8;
+	uint64_t seed = (uint64_t)time(NULL) * 0xc2b2ae3d27d4eb4full, *buf;
+	uint64_t wsum = 0xcbf29ce484222325ull, rsum = wsum, bad = 0, i, j;
+	double t0, t1, t2;
+	int fd;
+
+	fd = open("/dev/vda", O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		say("IO open /dev/vda: %s", strerror(errno));
+		return -1;
+	}
+	if (posix_memalign((void **)&buf, 4096, chunk)) {
+		say("IO no buffer");
+		return -1;
+	}
+	t0 = now();
+	for (i = 0; i < (uint64_t)io_mb; i++) {
+		for (j = 0; j < cw; j++)
+			buf[j] = disk_word(i * cw + j, seed);
+		wsum = fnv(wsum, buf, cw);
+		if (pwrite(fd, buf, chunk, i * chunk) != (ssize_t)chunk) {
+			say("IO write at %llu MiB: %s", (unsigned long long)i, strerror(errno));
+			return -1;
+		}
+	}
+	if (fsync(fd))
+		say("IO fsync: %s", strerror(errno));
+	t1 = now();
+	for (i = 0; i < (uint64_t)io_mb; i++) {
+		memset(buf, 0, chunk);
+		if (pread(fd, buf, chunk, i * chunk) != (ssize_t)chunk) {
+			say("IO read at %llu MiB: %s", (unsigned long long)i, strerror(errno));
+			return -1;
+		}
+		rsum = fnv(rsum, buf, cw);
+		for (j = 0; j < cw; j++)
+			if (buf[j] != disk_word(i * cw + j, seed) && bad++ < 5)
+				say("IO mismatch at byte %llu",
+				    (unsigned long long)((i * cw + j) * 8));
+	}
+	t2 = now();
+	close(fd);
+	free(buf);
+	say("IO wrote %ld MiB in %.1f s, read back in %.1f s, checksum written %016llx read %016llx, %llu bad words",
+	    io_mb, t1 - t0, t2 - t1, (unsigned long long)wsum, (unsigned long long)rsum,
+	    (unsigned long long)bad);
+	return bad || wsum != rsum ? -1 : 0;
+}
+
+/* Unbind the virtio disk's driver: it frees the device's rings. */
+static int disk_unbind(void)
+{
+	const char *drv = "/sys/bus/virtio/drivers/virtio_blk";
+	char path[256];
+	struct dirent *d;
+	int fd, n = 0;
+	DIR *dir;
+
+	dir = opendir(drv);
+	if (!dir) {
+		say("IO %s: %s", drv, strerror(errno));
+		return -1;
+	}
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, "virtio", 6))
+			continue;
+		snprintf(path, sizeof(path), "%s/unbind", drv);
+		fd = open(path, O_WRONLY);
+		if (fd < 0 || write(fd, d->d_name, strlen(d->d_name)) < 0) {
+			say("IO unbind %s: %s", d->d_name, strerror(errno));
+			closedir(dir);
+			return -1;
+		}
+		close(fd);
+		say("IO unbound %s from virtio_blk", d->d_name);
+		n++;
+	}
+	closedir(dir);
+	return n ? 0 : -1;
+}
+
+/* One KVM_HC_MAP_GPA_RANGE through the test hook; prints its result. */
+static void hc(const char *args)
+{
+	const char *f = "/sys/kernel/debug/kvm_sw_protected/map_gpa_range";
+	char ret[32] = "";
+	int fd = open(f, O_RDWR);
+	ssize_t n;
+
+	if (fd < 0) {
+		say("HC %s: %s: %s", args, f, strerror(errno));
+		return;
+	}
+	if (write(fd, args, strlen(args)) < 0) {
+		say("HC %s: write: %s", args, strerror(errno));
+		close(fd);
+		return;
+	}
+	n = pread(fd, ret, sizeof(ret) - 1, 0);
+	close(fd);
+	if (n > 0)
+		ret[strcspn(ret, "\n")] = 0;
+	say("HC %s ret %s", args, n > 0 ? ret : "?");
+}
+
 int main(void)
 {
 	uint64_t *mem, words, i, bad = 0, seed;
-	long total_kb, free_kb, keep_mb;
+	long total_kb, free_kb, keep_mb, io_mb;
 	size_t len;
 	double t0, t1, t2;
 	char line[64];
@@ -106,6 +256,33 @@ int main(void)
 			close(fd);
 	}
 	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+
+	io_mb = cmdline_long("l2.io_mb=", 0);
+	if (io_mb > 0) {
+		wait_host("BOOTED");
+		if (disk_io(io_mb)) {
+			say("IO FAILED");
+			end(0);
+		}
+		wait_host("IO VERIFIED");
+		if (disk_unbind())
+			end(0);
+	}
+	if (cmdline_long("l2.hc_checks=", 0) == 1) {
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+		/* Outside the guest's RAM (1 TiB), to private. */
+		hc("10000000000 1 10");
+		/* Unaligned. */
+		hc("100000800 1 0");
+		/* Unknown attribute bit, and an unknown page size. */
+		hc("100000000 1 110");
+		hc("100000000 1 3");
+		/* The last page of the boot RAM and the hole after it, to shared. */
+		hc("7fff000 2 0");
+		/* The IO-APIC, to shared (MMIO: nothing to do). */
+		hc("fec00000 1 0");
+	}
 
 	total_kb = meminfo_kb("MemTotal");
 	free_kb = meminfo_kb("MemFree");
