@@ -21,7 +21,11 @@
  * l2.hc_checks=1 then asks the host for conversions a kernel never asks
  * for, through the guest kernel's test hook (debugfs kvm_sw_protected/
  * map_gpa_range), and prints "HC <gpa> <npages> <attributes> ret <value>"
- * for each: the host side checks the values and that QEMU runs on.
+ * for each: the host side checks the values and that QEMU runs on.  Once
+ * its pattern is in memory it says "ROUNDTRIP?" and reads the base of a 1G
+ * guest physical page from the host, converts one page of its own memory
+ * there to shared and back to private through the hook, writes the
+ * pattern there again and goes on: that 1G page must be mapped 1G again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/klog.h>
 #include <dirent.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +104,21 @@ static long cmdline_long(const char *key, long def)
 	buf[n] = 0;
 	p = strstr(buf, key);
 	return p ? atol(p + strlen(key)) : def;
+}
+
+/* Echo the kernel's log lines that contain @what ("L2: dmesg ..."). */
+static void dmesg_grep(const char *what)
+{
+	static char buf[1 << 20];
+	char *line, *save;
+	int n = klogctl(3, buf, sizeof(buf) - 1);	/* SYSLOG_ACTION_READ_ALL */
+
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, what))
+			say("dmesg %s", line);
 }
 
 /* Wait for the host side's line on the console. */
@@ -237,10 +257,63 @@ static void hc(const char *args)
 	say("HC %s ret %s", args, n > 0 ? ret : "?");
 }
 
+/* The guest physical address of @p (a page of ours, present), or 0. */
+static uint64_t gpa_of(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (uintptr_t)p / 4096 * 8) != 8)
+		e = 0;
+	close(fd);
+	if (!(e >> 63) || !(e & ((1ull << 55) - 1)))
+		return 0;
+	return (e & ((1ull << 55) - 1)) * 4096;
+}
+
+/*
+ * Convert one page of @mem inside the 1G guest physical page the host
+ * names to shared and back to private; returns the page's index in @mem
+ * (its contents are lost) or -1.
+ */
+static long roundtrip(uint64_t *mem, size_t len)
+{
+	char line[64], args[64];
+	uint64_t base, gpa;
+	size_t off;
+
+	say("ROUNDTRIP?");
+	if (!fgets(line, sizeof(line), stdin))
+		return -1;
+	base = strtoull(line, NULL, 0);
+	if (!base) {
+		say("ROUNDTRIP none");
+		return -1;
+	}
+	for (off = 0; off < len; off += 4096) {
+		gpa = gpa_of((char *)mem + off);
+		if (gpa >= base && gpa < base + (1ull << 30))
+			break;
+	}
+	if (off >= len) {
+		say("ROUNDTRIP no page of ours in the 1G page at %llx",
+		    (unsigned long long)base);
+		return -1;
+	}
+	snprintf(args, sizeof(args), "%llx 1 0", (unsigned long long)gpa);
+	hc(args);
+	snprintf(args, sizeof(args), "%llx 1 10", (unsigned long long)gpa);
+	hc(args);
+	say("ROUNDTRIP %llx", (unsigned long long)gpa);
+	return off / 4096;
+}
+
 int main(void)
 {
 	uint64_t *mem, words, i, bad = 0, seed;
-	long total_kb, free_kb, keep_mb, io_mb;
+	long total_kb, free_kb, keep_mb, io_mb, hc_checks;
 	size_t len;
 	double t0, t1, t2;
 	char line[64];
@@ -260,6 +333,9 @@ int main(void)
 
 	io_mb = cmdline_long("l2.io_mb=", 0);
 	if (io_mb > 0) {
+		/* Whether the kernel runs as a confidential guest. */
+		dmesg_grep("software-protected VM");
+		dmesg_grep("Memory Encryption Features");
 		wait_host("BOOTED");
 		if (disk_io(io_mb)) {
 			say("IO FAILED");
@@ -269,7 +345,8 @@ int main(void)
 		if (disk_unbind())
 			end(0);
 	}
-	if (cmdline_long("l2.hc_checks=", 0) == 1) {
+	hc_checks = cmdline_long("l2.hc_checks=", 0) == 1;
+	if (hc_checks) {
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 		/* Outside the guest's RAM (1 TiB), to private. */
 		hc("10000000000 1 10");
@@ -308,6 +385,13 @@ int main(void)
 	for (i = 0; i < words; i++)
 		mem[i] = (i * 0x9e3779b97f4a7c15ull) ^ seed;
 	t1 = now();
+	if (hc_checks) {
+		long pg = roundtrip(mem, len);
+
+		/* The page lost its contents: write it again. */
+		for (i = pg < 0 ? words : pg * 512; i < words && i < (uint64_t)(pg + 1) * 512; i++)
+			mem[i] = (i * 0x9e3779b97f4a7c15ull) ^ seed;
+	}
 	for (i = 0; i < words; i++)
 		if (mem[i] != ((i * 0x9e3779b97f4a7c15ull) ^ seed)) {
 			if (bad++ < 5)
