@@ -239,12 +239,12 @@ sed -n 's/^# L2BENCH //p' "$log" | awk '
 		# touched: the huge pages of the 2nd node (the store of the row)
 		# that the L2 touched; the low RAM is mapped 4K, so pages_2m and
 		# pages_1g are the mappings of that node (guest/l2-boot.sh).
-		printf "\n%-12s %2s %6s %7s %11s %6s %7s %11s %6s %3s %9s %9s %9s %8s\n", "l2_boot", "gb", "rounds",
+		printf "\n%-14s %2s %6s %7s %11s %6s %7s %11s %6s %3s %9s %9s %9s %8s\n", "l2_boot", "gb", "rounds",
 			"verif_s", "verif_range", "spread", "exit_s", "exit_range", "spread", "rc",
 			"pages_4k", "pages_2m", "pages_1g", "touched"
 		for (r = 1; r <= rows; r++) {
 			b = order[r]
-			printf "%-12s %2s %6d %s %s %3s %9s %9s %9s %8s\n", b, gb[b], n[b],
+			printf "%-14s %2s %6d %s %s %3s %9s %9s %9s %8s\n", b, gb[b], n[b],
 				stats(ver[b], "verified_s", b), stats(ex[b], "exit_s", b),
 				same(rc[b], "rc", b), same(pg[b, 1], "pages_4k", b), same(pg[b, 2], "pages_2m", b),
 				same(pg[b, 3], "pages_1g", b), same(tp[b], "touched", b)
