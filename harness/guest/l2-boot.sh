@@ -117,13 +117,15 @@ append="$append reboot=t"
 [ -n "$extra" ] && append="$append $extra"
 
 io_mb=${IO_MB:-256}
-io= trace=
+io= trace= noreboot=-no-reboot
 case $row in
 cc-*)
 	io=1 low_mb=128
 	# The guest's bounce buffers: 32 MiB of the 128 MiB below 4 GiB.
 	append="$append swiotlb=16384 l2.io_mb=$io_mb"
-	case $row in cc-private-*) append="$append l2.hc_checks=1" ;; esac ;;
+	# map-gpa-range=on must turn the guest's reboot into QEMU's exit
+	# itself (what the guest converted stays converted): no -no-reboot.
+	case $row in cc-private-*) append="$append l2.hc_checks=1" noreboot= ;; esac ;;
 esac
 
 # No i8042: the L2 needs no keyboard or mouse, and probing them raised an
@@ -193,7 +195,7 @@ set -- -accel kvm -cpu host -smp 1 -m $((low_mb + gb * 1024))M \
 	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1 \
 	$disk $trace \
 	-kernel /l2/bzImage -initrd /l2/initramfs.cpio.gz -append "$append" \
-	-nodefaults -display none -serial stdio -no-reboot \
+	-nodefaults -display none -serial stdio $noreboot \
 	-monitor "pipe:$dir/mon"
 echo "qemu-system-x86_64 $*"
 echo "pool before: $(pool)"
