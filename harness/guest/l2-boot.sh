@@ -244,21 +244,29 @@ monitor_check() {
 }
 # (The awk of these two is the test VM's busybox awk: "0x..." + 0 is hex,
 # and() exists, ^ does not.)
-# shared_units SHIFT: the guest physical units of 2^SHIFT bytes above 4 GiB
-# that hold shared pages now, one a line, from QEMU's trace of the
-# guest's conversions (valid requests only; each page's last conversion).
-shared_units() {
+# trace_requests: "GPA SIZE ATTRIBUTES" (decimal) of each KVM_HC_MAP_GPA_RANGE
+# in QEMU's trace, in order, the bad requests of the L2 (l2.hc_checks:
+# invalid attributes, beyond 1 TiB, unaligned) left out.
+trace_requests() {
 	[ -f "$dir/trace" ] || return 0
-	awk -v unit=$((1 << $1)) '/kvm_hc_map_gpa_range/ {
+	awk '/kvm_hc_map_gpa_range/ {
 		for (i = 1; i < NF; i++) {
 			if ($i == "gpa") g = $(i + 1) + 0
 			if ($i == "size") z = $(i + 1) + 0
 			if ($i == "attributes") a = $(i + 1) + 0
 		}
-		if (a >= 32 || and(a, 15) > 2 || g >= 1099511627776 || g % 4096 || g < 4294967296)
+		if (a >= 32 || and(a, 15) > 2 || g >= 1099511627776 || g % 4096)
 			next
-		for (p = g / 4096; p < (g + z) / 4096; p++)
-			sh[p] = !and(a, 16)
+		printf "%.0f %.0f %d\n", g, z, a
+	}' "$dir/trace"
+}
+
+# shared_units SHIFT: the guest physical units of 2^SHIFT bytes above 4 GiB
+# that hold shared pages now, one a line (each page's last conversion).
+shared_units() {
+	trace_requests | awk -v unit=$((1 << $1)) '$1 >= 4294967296 {
+		for (p = $1 / 4096; p < ($1 + $2) / 4096; p++)
+			sh[p] = !and($3, 16)
 	}
 	END {
 		for (p in sh)
@@ -266,7 +274,7 @@ shared_units() {
 				u[int(p * 4096 / unit)] = 1
 		for (x in u)
 			printf "%.0f\n", x
-	}' "$dir/trace"
+	}'
 }
 
 # cc_check: the I/O and the conversions of a cc row (sets cc_err).
@@ -278,24 +286,18 @@ cc_check() {
 	io_w=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s, read back.*/\1/p')
 	io_r=$(echo "$line" | sed -n 's/.*read back in \([0-9.]*\) s.*/\1/p')
 	n_sh=0 b_sh=0 n_pr=0 b_pr=0 pct= hi_sh=0 hi_pr=0
-	if [ -f "$dir/trace" ]; then
-		eval "$(awk '/kvm_hc_map_gpa_range/ {
-			for (i = 1; i < NF; i++) {
-				if ($i == "gpa") g = $(i + 1) + 0
-				if ($i == "size") z = $(i + 1) + 0
-				if ($i == "attributes") a = $(i + 1) + 0
-			}
-			# The bad requests of the L2 (l2.hc_checks) do not count.
-			if (a >= 32 || and(a, 15) > 2 || g >= 1099511627776 || g % 4096)
-				next
-			hi = g >= 4294967296
-			if (and(a, 16)) { np++; bp += z; hp += hi } else { ns++; bs += z; hs += hi }
+	eval "$({ trace_requests; echo END; } | awk '$1 == "END" {
+			printf "n_sh=%d b_sh=%.0f n_pr=%d b_pr=%.0f hi_sh=%d hi_pr=%d\n",
+				ns, bs, np, bp, hs, hp
+			next
 		}
-		/kvm_private_memory/ { p = ($3 + 0); r = ($6 + 0) }
-		END {
-			printf "n_sh=%d b_sh=%.0f n_pr=%d b_pr=%.0f hi_sh=%d hi_pr=%d pct=%s\n",
-				ns, bs, np, bp, hs, hp, r ? sprintf("%.1f", 100 * p / r) : ""
-		}' "$dir/trace")"
+		{
+			hi = $1 >= 4294967296
+			if (and($3, 16)) { np++; bp += $2; hp += hi } else { ns++; bs += $2; hs += hi }
+		}')"
+	if [ -f "$dir/trace" ]; then
+		pct=$(awk '/kvm_private_memory/ { p = ($3 + 0); r = ($6 + 0) }
+			END { if (r) printf "%.1f", 100 * p / r }' "$dir/trace")
 	fi
 	echo "conversions: $n_sh to shared ($b_sh bytes, $hi_sh above 4 GiB), $n_pr to private ($b_pr bytes, $hi_pr above 4 GiB); private at the end: ${pct:-?}% of the RAM"
 	echo "$line" | grep -q ', 0 bad words$' || { cc_err="the L2's disk I/O did not verify: ${line:-no result}"; return; }
