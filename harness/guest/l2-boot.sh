@@ -26,6 +26,14 @@
 #   cc-private-2M the same on 2M pages
 #   cc-shared-1G  the same guest and I/O in an ordinary VM, 128 MiB and GB
 #                 GiB of shared RAM on 1G pages (the baseline)
+#   cc-pool-short cc-private-1G without I/O whose L2 converts a 1G page of
+#                 its own to shared, and while it is shared this script
+#                 takes the pool's free 1G page: converting it back cannot
+#                 be backed.  QEMU runs as libvirt runs it (-action
+#                 shutdown=pause): passes when QEMU says which range it
+#                 could not back, leaves the VM stopped in state shutdown
+#                 (cont refused) and quits when told (exit status 1), and
+#                 the pool is back
 #
 # The L2's user space writes a pattern over its free memory and verifies it;
 # then this script reads the VM's KVM statistics (pages_4k/2m/1g), asks
@@ -43,7 +51,11 @@
 # (QEMU's trace of KVM_HC_MAP_GPA_RANGE), also in its 1G private RAM,
 # and that at least 90% of its RAM is private at the end (QEMU's
 # kvm_private_memory trace); they print KVM's mappings when the L2 has
-# booted, after its I/O and after its memory test.
+# booted, after its I/O and after its memory test.  The cc-private rows'
+# L2 also converts 4K, 2M and 1G ranges of a 1G hugetlb page of its own
+# to shared and back (l2.hc_checks=1, harness/l2/init.c): QEMU's trace
+# must show each, and that page must be mapped 1G again at the end.  The
+# conversion figures leave these out: they are the guest's own.
 #
 # Every other row has the same low RAM, guest and workload: rows differ only in
 # the store of the 2nd node.  The low RAM is on shmem (memory-backend-memfd),
@@ -120,12 +132,22 @@ io_mb=${IO_MB:-256}
 io= trace= noreboot=-no-reboot
 case $row in
 cc-*)
-	io=1 low_mb=128
+	low_mb=128
 	# The guest's bounce buffers: 32 MiB of the 128 MiB below 4 GiB.
-	append="$append swiotlb=16384 l2.io_mb=$io_mb"
+	append="$append swiotlb=16384"
 	# map-gpa-range=on must turn the guest's reboot into QEMU's exit
 	# itself (what the guest converted stays converted): no -no-reboot.
-	case $row in cc-private-*) append="$append l2.hc_checks=1" noreboot= ;; esac ;;
+	case $row in
+	cc-private-*)
+		io=1 noreboot=
+		append="$append l2.io_mb=$io_mb l2.hc_checks=1 hugepagesz=1G hugepages=1" ;;
+	cc-pool-short)
+		noreboot="-action shutdown=pause"
+		append="$append l2.hc_checks=2 hugepagesz=1G hugepages=1" ;;
+	*)
+		io=1
+		append="$append l2.io_mb=$io_mb" ;;
+	esac ;;
 esac
 
 # No i8042: the L2 needs no keyboard or mouse, and probing them raised an
@@ -154,8 +176,9 @@ short-pool)
 	machine=$machine,confidential-guest-support=sp0
 	mem="memory-backend-memfd,id=ram1,size=${gb}G,private=on,hugetlb=on,hugetlbsize=1G"
 	pool_kb= npages=0 short_before="$(free_pages 1048576kB) $(resv_pages 1048576kB)" ;;
-cc-private-1G|cc-private-2M)
+cc-private-1G|cc-private-2M|cc-pool-short)
 	size=${row#cc-private-}
+	[ "$row" = cc-pool-short ] && size=1G
 	vm="-object sw-protected-vm,id=sp0,map-gpa-range=on"
 	machine=$machine,confidential-guest-support=sp0
 	ram0="memory-backend-memfd,private=on,start-shared=on"
@@ -286,14 +309,22 @@ cc_check() {
 	io_w=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s, read back.*/\1/p')
 	io_r=$(echo "$line" | sed -n 's/.*read back in \([0-9.]*\) s.*/\1/p')
 	n_sh=0 b_sh=0 n_pr=0 b_pr=0 pct= hi_sh=0 hi_pr=0
-	eval "$({ trace_requests; echo END; } | awk '$1 == "END" {
+	# The round trip's 1G page (cc-private rows): its conversions are the
+	# test's, not the guest's own.
+	rtg=$(sed -n 's/^L2: ROUNDTRIP \([0-9a-f][0-9a-f]*\)\r*$/\1/p' "$dir/log")
+	rtb=-1
+	[ -n "$rtg" ] && rtb=$((0x$rtg))
+	eval "$({ trace_requests; echo END; } | awk -v rt=$rtb '$1 == "END" {
 			printf "n_sh=%d b_sh=%.0f n_pr=%d b_pr=%.0f hi_sh=%d hi_pr=%d\n",
 				ns, bs, np, bp, hs, hp
 			next
 		}
 		{
 			hi = $1 >= 4294967296
-			if (and($3, 16)) { np++; bp += $2; hp += hi } else { ns++; bs += $2; hs += hi }
+			if (and($3, 16)) hp += hi; else hs += hi
+			if (rt >= 0 && $1 >= rt && $1 < rt + 1073741824)
+				next
+			if (and($3, 16)) { np++; bp += $2 } else { ns++; bs += $2 }
 		}')"
 	if [ -f "$dir/trace" ]; then
 		pct=$(awk '/kvm_private_memory/ { p = ($3 + 0); r = ($6 + 0) }
@@ -322,14 +353,21 @@ cc_check() {
 			{ cc_err="KVM_HC_MAP_GPA_RANGE ${want% ret *}: not 'ret ${want#* ret }': $(tr -d '\r' < "$dir/log" | grep "^L2: HC ${want% ret *} ")"; return; }
 	done
 	echo "bad conversion requests: refused with -KVM_EINVAL, QEMU runs on"
-	# The L2's round trip in a 1G page without shared memory.
-	rtg=$(sed -n 's/^L2: ROUNDTRIP \([0-9a-f][0-9a-f]*\)\r*$/\1/p' "$dir/log")
-	[ -n "$rtg" ] || { cc_err="the L2 did not convert a page of its own to shared and back: $(grep '^L2: ROUNDTRIP' "$dir/log" | tr -d '\r' | tr '\n' ' ')"; return; }
-	for a in "$rtg 1 0" "$rtg 1 10"; do
-		tr -d '\r' < "$dir/log" | grep -qx "L2: HC $a ret 0" ||
-			{ cc_err="the round trip's KVM_HC_MAP_GPA_RANGE $a failed"; return; }
+	# The L2's round trips of 4K, 2M and 1G in its 1G hugetlb page: each
+	# conversion done, and seen by QEMU (its trace: GPA, size, attributes).
+	[ -n "$rtg" ] || { cc_err="the L2's 4K/2M/1G round trip failed: $(grep '^L2: ROUNDTRIP' "$dir/log" | tr -d '\r' | tr '\n' ' ')"; return; }
+	reqs=$(trace_requests)
+	for a in "$((rtb + 12288)) 1 0 4096" "$((rtb + 10485760)) 512 1 2097152" \
+		"$rtb 262144 2 1073741824"; do
+		set -- $a
+		for to in 0 16; do
+			tr -d '\r' < "$dir/log" | grep -qx "L2: HC $(printf %x "$1") $2 $(printf %x $(($3 + to))) ret 0" ||
+				{ cc_err="the round trip's KVM_HC_MAP_GPA_RANGE $(printf %x "$1") $2 $(printf %x $(($3 + to))) failed"; return; }
+			echo "$reqs" | grep -qx "$1 $4 $(($3 + to))" ||
+				{ cc_err="QEMU's trace has no conversion of GPA $(printf 0x%x "$1") size $4 attributes $(($3 + to))"; return; }
+		done
 	done
-	echo "round trip: GPA 0x$rtg converted to shared and back to private"
+	echo "round trips: 4K, 2M and 1G at GPA 0x$rtg converted to shared (read zeros) and back to private (no shared bytes)"
 	[ "$hi_sh" -gt 0 ] && [ "$hi_pr" -gt 0 ] ||
 		{ cc_err="no conversion in both directions in the private RAM above 4 GiB ($hi_sh to shared, $hi_pr to private)"; return; }
 	awk "BEGIN { exit !(${pct:-0} >= 90) }" ||
@@ -340,7 +378,7 @@ mon_err= cc_err=
 # Until the L2 has verified its memory (or QEMU is gone).  QEMU leaves a
 # VM it cannot run (KVM internal error) paused: end it.  An L2 with I/O
 # stops twice before: when it has booted and after its I/O.
-during= tv= stuck= booted= iodone= tb= tio= rt=
+during= tv= stuck= booted= iodone= tb= tio= taken= alive=
 while kill -0 "$qpid" 2>/dev/null; do
 	if [ -n "$io" ] && [ -z "$booted" ] && grep -q 'L2: BOOTED' "$dir/log"; then
 		tb=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
@@ -348,18 +386,29 @@ while kill -0 "$qpid" 2>/dev/null; do
 		echo "L2 booted after ${tb} s; KVM at boot: $booted"
 		echo go >&3
 	fi
-	# A 1G page above 4 GiB with no shared page for the L2's own round
-	# trip (4 GiB up; 0 when there is none).
-	if [ -n "$io" ] && [ -z "$rt" ] && grep -q 'L2: ROUNDTRIP?' "$dir/log"; then
-		busy=$(shared_units 30 | tr '\n' ' ')
-		rt=0
-		u=4
-		while [ "$u" -lt $((4 + gb)) ]; do
-			case " $busy " in *" $u "*) ;; *) rt=$(printf '0x%x' $((u << 30))); break ;; esac
-			u=$((u + 1))
-		done
-		echo "round trip asked in the 1G page at $rt (1G pages with shared memory: ${busy:-none})"
-		echo "$rt" >&3
+	# cc-pool-short: the L2's 1G page is shared, so its private page went
+	# back to the pool; take the pool's free 1G pages before it converts
+	# the page back.
+	if [ "$row" = cc-pool-short ] && [ -z "$taken" ] && grep -q 'L2: SHARED1G' "$dir/log"; then
+		taken=$(free_pages 1048576kB)
+		mkdir -p "$dir/hp"
+		mount -t hugetlbfs -o pagesize=1G none "$dir/hp" &&
+			fallocate -l "${taken}G" "$dir/hp/taken" ||
+			echo "could not take the pool's $taken free 1G pages"
+		echo "the L2's 1G page is shared; took the pool's $taken free 1G pages: $(pool)"
+		echo go >&3
+	fi
+	if [ -n "$taken" ] && grep -q 'KVM: stopping the VM\|KVM: ending the VM' "$dir/log"; then
+		sleep 1
+		echo "info status" >&4
+		echo "cont" >&4
+		sleep 2
+		echo "info status" >&4
+		sleep 1
+		tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+		kill -0 "$qpid" 2>/dev/null && alive=1
+		echo quit >&4
+		break
 	fi
 	if [ -n "$io" ] && [ -z "$iodone" ] && grep -q 'L2: IO VERIFIED' "$dir/log"; then
 		tio=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
@@ -393,6 +442,10 @@ while kill -0 "$qpid" 2>/dev/null; do
 done
 wait "$qpid"
 rc=$?
+if [ -n "$taken" ]; then
+	rm -f "$dir/hp/taken"
+	umount "$dir/hp"
+fi
 exec 3>&- 4>&-
 kill "$mpid" 2>/dev/null
 t=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
@@ -408,6 +461,29 @@ if [ "$row" = short-pool ]; then
 	[ "$after" = "$short_before" ] ||
 		fail "the 1G pool has free/resv $after, $short_before before"
 	echo "PASS: QEMU refused to start with a clear message, the pool is back"
+	exit 0
+fi
+if [ "$row" = cc-pool-short ]; then
+	g=$(sed -n 's/^L2: HC \([0-9a-f]*\) 262144 12 ret 0\r*$/\1/p' "$dir/log")
+	[ -n "$g" ] && tr -d '\r' < "$dir/log" | grep -qx "L2: HC $g 262144 2 ret 0" ||
+		fail "the L2 did not convert its 1G page to shared and back"
+	[ "${taken:-0}" -gt 0 ] || fail "the pool had no free 1G page to take"
+	grep -q "no huge page for the guest's private memory at GPA 0x$g+" "$dir/log" ||
+		fail "QEMU did not name the range at GPA 0x$g that the pool could not back"
+	grep -q 'KVM: stopping the VM (-action shutdown=pause)' "$dir/log" ||
+		fail "QEMU did not say that it stops the VM (-action shutdown=pause)"
+	[ "$(grep -c 'VM status: paused (shutdown)' "$dir/monitor")" = 2 ] ||
+		fail "the VM is not stopped in state shutdown before and after cont"
+	grep -q 'Resetting the Virtual Machine is required' "$dir/monitor" ||
+		fail "cont was not refused"
+	[ -n "$alive" ] || fail "QEMU did not stay up with -action shutdown=pause"
+	! grep -q 'L2: ROUNDTRIP FAILED' "$dir/log" ||
+		fail "the L2 ran on: $(grep 'L2: ROUNDTRIP FAILED' "$dir/log" | tr -d '\r')"
+	# The VM ended with an error: quit keeps exit status 1.
+	[ "$rc" = 1 ] || fail "QEMU exited with $rc after quit, not 1"
+	after="$(free_pages 1048576kB) $(resv_pages 1048576kB)"
+	[ "$after" = "$before" ] || fail "the 1G pool has free/resv $after, $before before"
+	echo "PASS: the pool could not back GPA 0x$g again: QEMU said so, kept the VM stopped in state shutdown, quit; the pool is back"
 	exit 0
 fi
 # What KVM mapped of the 2nd node's slot (see the top).
@@ -447,6 +523,11 @@ if [ -n "$pool_kb" ]; then
 		[ "$pool_kb" = 1048576 ] && shift_=30 || shift_=21
 		split=$(shared_units $shift_ | wc -l)
 		echo "huge pages of the private RAM that hold shared memory at the end: $split"
+		# The round trip's 1G page among those without: mapped 1G again.
+		if [ -n "$rtg" ] && [ "$pool_kb" = 1048576 ] &&
+		   shared_units 30 | grep -qx "$((rtb >> 30))"; then
+			fail "the round trip's 1G page at 0x$rtg holds shared memory at the end"
+		fi
 	fi
 	if [ "$pool_kb" = 1048576 ]; then
 		[ "${p1g:-0}" -ge $((touched - split)) ] ||

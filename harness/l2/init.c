@@ -21,11 +21,17 @@
  * l2.hc_checks=1 then asks the host for conversions a kernel never asks
  * for, through the guest kernel's test hook (debugfs kvm_sw_protected/
  * map_gpa_range), and prints "HC <gpa> <npages> <attributes> ret <value>"
- * for each: the host side checks the values and that QEMU runs on.  Once
- * its pattern is in memory it says "ROUNDTRIP?" and reads the base of a 1G
- * guest physical page from the host, converts one page of its own memory
- * there to shared and back to private through the hook, writes the
- * pattern there again and goes on: that 1G page must be mapped 1G again.
+ * for each: the host side checks the values and that QEMU runs on.  Then
+ * it converts ranges of 4K, 2M and 1G (their page size in the attributes)
+ * to shared and back to private inside a 1G hugetlb page of its own
+ * (hugepagesz=1G hugepages=1 on its command line): a range converted to
+ * shared must read zeros (nothing of the private side shows through), and
+ * what it wrote there must not show in the range converted back; it says
+ * "ROUNDTRIP <gpa of the 1G page>" when all went right, and keeps the
+ * page, written again, to the end: it must be mapped 1G again.
+ * l2.hc_checks=2 converts only the 1G page, says "SHARED1G" and waits for
+ * a line (the host takes the pool's free 1G page meanwhile) before it
+ * converts it back and writes it: QEMU must end the VM there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/klog.h>
@@ -233,8 +240,11 @@ static int disk_unbind(void)
 	return n ? 0 : -1;
 }
 
-/* One KVM_HC_MAP_GPA_RANGE through the test hook; prints its result. */
-static void hc(const char *args)
+/*
+ * One KVM_HC_MAP_GPA_RANGE through the test hook; prints its result and
+ * returns it (-1000 when the hook could not be used).
+ */
+static long hc(const char *args)
 {
 	const char *f = "/sys/kernel/debug/kvm_sw_protected/map_gpa_range";
 	char ret[32] = "";
@@ -243,18 +253,19 @@ static void hc(const char *args)
 
 	if (fd < 0) {
 		say("HC %s: %s: %s", args, f, strerror(errno));
-		return;
+		return -1000;
 	}
 	if (write(fd, args, strlen(args)) < 0) {
 		say("HC %s: write: %s", args, strerror(errno));
 		close(fd);
-		return;
+		return -1000;
 	}
 	n = pread(fd, ret, sizeof(ret) - 1, 0);
 	close(fd);
 	if (n > 0)
 		ret[strcspn(ret, "\n")] = 0;
 	say("HC %s ret %s", args, n > 0 ? ret : "?");
+	return n > 0 ? atol(ret) : -1000;
 }
 
 /* The guest physical address of @p (a page of ours, present), or 0. */
@@ -273,41 +284,104 @@ static uint64_t gpa_of(const void *p)
 	return (e & ((1ull << 55) - 1)) * 4096;
 }
 
-/*
- * Convert one page of @mem inside the 1G guest physical page the host
- * names to shared and back to private; returns the page's index in @mem
- * (its contents are lost) or -1.
- */
-static long roundtrip(uint64_t *mem, size_t len)
+static uint64_t pattern(uint64_t i, uint64_t seed)
 {
-	char line[64], args[64];
-	uint64_t base, gpa;
-	size_t off;
+	return (i * 0x9e3779b97f4a7c15ull) ^ seed;
+}
 
-	say("ROUNDTRIP?");
-	if (!fgets(line, sizeof(line), stdin))
+/* What the round trip writes while a range is shared. */
+static uint64_t shared_mark(uint64_t i)
+{
+	return 0x5348415245440000ull ^ i;	/* "SHARED" */
+}
+
+/*
+ * Convert @len bytes at offset @off of the 1G page @p (guest physical
+ * @base) with the page size @sz (0 4K, 1 2M, 2 1G) to shared; the words
+ * of every @step-th page are checked to read zero and get the mark.  With
+ * @hold, say "SHARED1G" and wait for the host.  Then convert back to
+ * private: no checked word may read the mark; the range gets the pattern
+ * again.  Returns 0 when it all went right.
+ */
+static int convert_range(uint64_t *p, uint64_t base, uint64_t off, uint64_t len,
+			 int sz, uint64_t step, uint64_t seed, int hold)
+{
+	uint64_t i, w, first = off / 8, n = len / 8, pw = 4096 / 8;
+	char args[64];
+
+	/* The test hook's format: GPA (hex) NPAGES ATTRIBUTES (hex). */
+	snprintf(args, sizeof(args), "%llx %llu %x", (unsigned long long)(base + off),
+		 (unsigned long long)(len / 4096), sz);
+	if (hc(args))
 		return -1;
-	base = strtoull(line, NULL, 0);
-	if (!base) {
-		say("ROUNDTRIP none");
+	for (i = 0; i < n; i += pw * step)
+		for (w = first + i; w < first + i + pw; w++) {
+			if (p[w]) {
+				say("ROUNDTRIP FAILED: GPA %llx reads %llx when shared, not 0",
+				    (unsigned long long)(base + w * 8), (unsigned long long)p[w]);
+				return -1;
+			}
+			p[w] = shared_mark(w);
+		}
+	if (hold)
+		wait_host("SHARED1G");
+	snprintf(args, sizeof(args), "%llx %llu %x", (unsigned long long)(base + off),
+		 (unsigned long long)(len / 4096), sz | 0x10);
+	if (hc(args))
 		return -1;
+	for (i = 0; i < n; i += pw * step)
+		for (w = first + i; w < first + i + pw; w++)
+			if (p[w] == shared_mark(w)) {
+				say("ROUNDTRIP FAILED: GPA %llx reads what was written while shared",
+				    (unsigned long long)(base + w * 8));
+				return -1;
+			}
+	for (w = first; w < first + n; w++)
+		p[w] = pattern(w, seed);
+	return 0;
+}
+
+/*
+ * The round trips of l2.hc_checks in the guest's 1G hugetlb page (see the
+ * top), which stays mapped with the pattern; returns it or NULL.
+ */
+static uint64_t *roundtrip(int mode, uint64_t seed)
+{
+	const uint64_t g = 1ull << 30, m = 2ull << 20;
+	uint64_t *p, base, i, bad = 0;
+
+	p = mmap(NULL, g, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB, -1, 0);
+	if (p == MAP_FAILED) {
+		say("ROUNDTRIP FAILED: no 1G hugetlb page: %s", strerror(errno));
+		return NULL;
 	}
-	for (off = 0; off < len; off += 4096) {
-		gpa = gpa_of((char *)mem + off);
-		if (gpa >= base && gpa < base + (1ull << 30))
-			break;
+	for (i = 0; i < g / 8; i++)
+		p[i] = pattern(i, seed);
+	base = gpa_of(p);
+	if (!base || base % g) {
+		say("ROUNDTRIP FAILED: the 1G page is at GPA %llx", (unsigned long long)base);
+		return NULL;
 	}
-	if (off >= len) {
-		say("ROUNDTRIP no page of ours in the 1G page at %llx",
+	if (mode == 2) {
+		/* The VM is meant to end in here. */
+		convert_range(p, base, 0, g, 2, 64, seed, 1);
+		say("ROUNDTRIP FAILED: the 1G page at %llx was backed again",
 		    (unsigned long long)base);
-		return -1;
+		return NULL;
 	}
-	snprintf(args, sizeof(args), "%llx 1 0", (unsigned long long)gpa);
-	hc(args);
-	snprintf(args, sizeof(args), "%llx 1 10", (unsigned long long)gpa);
-	hc(args);
-	say("ROUNDTRIP %llx", (unsigned long long)gpa);
-	return off / 4096;
+	/* 4K and 2M ranges inside the page, then all of it. */
+	if (convert_range(p, base, 3 * 4096, 4096, 0, 1, seed, 0) ||
+	    convert_range(p, base, 5 * m, m, 1, 1, seed, 0) ||
+	    convert_range(p, base, 0, g, 2, 64, seed, 0))
+		return NULL;
+	for (i = 0; i < g / 8; i++)
+		if (p[i] != pattern(i, seed) && bad++ < 5)
+			say("ROUNDTRIP mismatch at GPA %llx", (unsigned long long)(base + i * 8));
+	if (bad)
+		return NULL;
+	say("ROUNDTRIP %llx", (unsigned long long)base);
+	return p;
 }
 
 int main(void)
@@ -345,8 +419,8 @@ int main(void)
 		if (disk_unbind())
 			end(0);
 	}
-	hc_checks = cmdline_long("l2.hc_checks=", 0) == 1;
-	if (hc_checks) {
+	hc_checks = cmdline_long("l2.hc_checks=", 0);
+	if (hc_checks == 1 || hc_checks == 2) {
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 		/* Outside the guest's RAM (1 TiB), to private. */
 		hc("10000000000 1 10");
@@ -359,6 +433,8 @@ int main(void)
 		hc("7fff000 2 0");
 		/* The IO-APIC, to shared (MMIO: nothing to do). */
 		hc("fec00000 1 0");
+		if (!roundtrip(hc_checks, (uint64_t)time(NULL) * 0xbf58476d1ce4e5b9ull))
+			end(0);
 	}
 
 	total_kb = meminfo_kb("MemTotal");
@@ -385,13 +461,6 @@ int main(void)
 	for (i = 0; i < words; i++)
 		mem[i] = (i * 0x9e3779b97f4a7c15ull) ^ seed;
 	t1 = now();
-	if (hc_checks) {
-		long pg = roundtrip(mem, len);
-
-		/* The page lost its contents: write it again. */
-		for (i = pg < 0 ? words : pg * 512; i < words && i < (uint64_t)(pg + 1) * 512; i++)
-			mem[i] = (i * 0x9e3779b97f4a7c15ull) ^ seed;
-	}
 	for (i = 0; i < words; i++)
 		if (mem[i] != ((i * 0x9e3779b97f4a7c15ull) ^ seed)) {
 			if (bad++ < 5)
