@@ -29,6 +29,12 @@
  * what it wrote there must not show in the range converted back; it says
  * "ROUNDTRIP <gpa of the 1G page>" when all went right, and keeps the
  * page, written again, to the end: it must be mapped 1G again.
+ * l2.dimm=1 (with memhp_default_state=online_movable) follows the host's
+ * DIMM hotplug first: it says "DIMM?", and after each line from the host
+ * waits for its memory to grow by a DIMM ("DIMM ONLINE", the host then
+ * unplugs it), to shrink back ("DIMM REMOVED", the host plugs another)
+ * and to grow again ("DIMM ONLINE"); the memory test then writes the new
+ * DIMM too.
  * l2.hc_checks=2 converts only the 1G page, says "SHARED1G" and waits for
  * a line (the host takes the pool's free 1G page meanwhile) before it
  * converts it back and writes it: QEMU must end the VM there.
@@ -384,6 +390,42 @@ static uint64_t *roundtrip(int mode, uint64_t seed)
 	return p;
 }
 
+/*
+ * Wait up to a minute for MemTotal to reach @kb (@grow) or to fall below
+ * it; says @what and returns 0 once it has.
+ */
+static int wait_memtotal(long kb, int grow, const char *what)
+{
+	long t;
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		t = meminfo_kb("MemTotal");
+		if (grow ? t >= kb : t < kb) {
+			say("%s, MemTotal %ld MiB", what, t / 1024);
+			return 0;
+		}
+		usleep(100000);
+	}
+	say("DIMM FAILED: MemTotal %ld MiB, waiting for %s", meminfo_kb("MemTotal") / 1024, what);
+	return -1;
+}
+
+/* l2.dimm=1: the host's DIMM plugged, unplugged, and another plugged. */
+static int dimm_replug(void)
+{
+	long base = meminfo_kb("MemTotal"), dimm = 1 << 20;	/* kB */
+
+	wait_host("DIMM?");
+	if (wait_memtotal(base + dimm / 2, 1, "DIMM ONLINE"))
+		return -1;
+	wait_host("DIMM unplug?");
+	if (wait_memtotal(base + dimm / 2, 0, "DIMM REMOVED"))
+		return -1;
+	wait_host("DIMM replug?");
+	return wait_memtotal(base + dimm / 2, 1, "DIMM ONLINE");
+}
+
 int main(void)
 {
 	uint64_t *mem, words, i, bad = 0, seed;
@@ -419,6 +461,8 @@ int main(void)
 		if (disk_unbind())
 			end(0);
 	}
+	if (cmdline_long("l2.dimm=", 0) == 1 && dimm_replug())
+		end(0);
 	hc_checks = cmdline_long("l2.hc_checks=", 0);
 	if (hc_checks == 1 || hc_checks == 2) {
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
