@@ -201,6 +201,8 @@ cc-shared-1G)
 	mem="memory-backend-memfd,id=ram1,size=${gb}G,hugetlb=on,hugetlbsize=1G"
 	pool_kb=1048576 npages=$gb ;;
 dimm-replug)
+	# 256 MiB of boot RAM: the memory test then writes mostly the DIMM.
+	low_mb=256
 	vm="-object sw-protected-vm,id=sp0"
 	machine=$machine,confidential-guest-support=sp0
 	append="$append memhp_default_state=online_movable l2.dimm=1"
@@ -258,6 +260,21 @@ exec 3> "$dir/console-in"
 cat 0<> "$dir/mon.out" > "$dir/monitor" &
 mpid=$!
 exec 4<> "$dir/mon.in"
+
+# mon CMD: CMD on QEMU's monitor; prints what QEMU answered to it (the
+# monitor's output after it, once it has been quiet for a second).
+mon() {
+	off=$(wc -c < "$dir/monitor")
+	echo "$1" >&4
+	n=0 last=-1
+	while [ "$n" -lt 30 ]; do
+		sleep 1
+		cur=$(wc -c < "$dir/monitor")
+		[ "$cur" = "$last" ] && [ "$cur" -gt "$off" ] && break
+		last=$cur n=$((n + 1))
+	done
+	tail -c +$((off + 1)) "$dir/monitor" | tr -d '\r' | grep -v "$(printf '\033')"
+}
 
 # monitor_check: QEMU cannot read the private RAM at 4 GiB: the monitor
 # says so, and QEMU (which got SIGBUS there once) keeps running; migration
@@ -403,7 +420,7 @@ mon_err= cc_err=
 # Until the L2 has verified its memory (or QEMU is gone).  QEMU leaves a
 # VM it cannot run (KVM internal error) paused: end it.  An L2 with I/O
 # stops twice before: when it has booted and after its I/O.
-during= tv= stuck= booted= iodone= tb= tio= taken= alive= dimm= dimm_addr= take_err=
+during= tv= stuck= booted= iodone= tb= tio= taken= alive= dimm= dimm_addr= take_err= dimm_err=
 while kill -0 "$qpid" 2>/dev/null; do
 	if [ -n "$io" ] && [ -z "$booted" ] && grep -q 'L2: BOOTED' "$dir/log"; then
 		tb=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start }")
@@ -418,25 +435,39 @@ while kill -0 "$qpid" 2>/dev/null; do
 	if [ "$row" = dimm-replug ]; then
 		n_on=$(grep -c 'L2: DIMM ONLINE' "$dir/log")
 		if [ "$dimm" = "" ] && grep -q 'L2: DIMM?' "$dir/log"; then
-			echo "object_add memory-backend-memfd,id=p1,size=1G,private=on,hugetlb=on,hugetlbsize=1G" >&4
-			echo "device_add pc-dimm,id=dimm1,memdev=p1" >&4
-			echo "info memory-devices" >&4
-			sleep 2
-			dimm_addr=$(sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' "$dir/monitor" | head -1)
-			echo "private DIMM plugged at ${dimm_addr:-?}; pool: $(pool)"
+			mon "object_add memory-backend-memfd,id=p1,size=1G,private=on,hugetlb=on,hugetlbsize=1G" > /dev/null
+			mon "device_add pc-dimm,id=dimm1,memdev=p1" > /dev/null
+			dimm_addr=$(mon "info memory-devices" | sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' | head -1)
+			[ -n "$dimm_addr" ] || { dimm_err="no address of the private DIMM"; kill -9 "$qpid"; break; }
+			# QEMU cannot read it: it is private.
+			mon "xp /2xw $dimm_addr" | grep -q 'Cannot access memory' ||
+				{ dimm_err="xp of the private DIMM at $dimm_addr did not fail"; kill -9 "$qpid"; break; }
+			echo "private DIMM plugged at $dimm_addr (QEMU cannot read it); pool: $(pool)"
 			dimm=plugged
 			echo go >&3
 		elif [ "$dimm" = plugged ] && [ "$n_on" -ge 1 ]; then
-			echo "device_del dimm1" >&4
+			mon "device_del dimm1" > /dev/null
 			dimm=unplugging
 			echo go >&3
-		elif [ "$dimm" = unplugging ] && grep -q 'L2: DIMM REMOVED' "$dir/log"; then
-			echo "object_del p1" >&4
-			echo "object_add memory-backend-memfd,id=s1,size=1G,hugetlb=on,hugetlbsize=1G" >&4
-			echo "device_add pc-dimm,id=dimm2,memdev=s1,addr=${dimm_addr:-0}" >&4
-			echo "info memory-devices" >&4
-			sleep 2
-			echo "the L2 ejected the private DIMM; a shared DIMM plugged at ${dimm_addr:-?}; pool: $(pool)"
+		elif [ "$dimm" = unplugging ] && grep -q 'L2: DIMM REMOVED' "$dir/log" &&
+		     ! mon "info memory-devices" | grep -q '"dimm1"'; then
+			# The L2 has offlined it and QEMU has removed it (_EJ0).
+			mon "object_del p1" > /dev/null
+			mon "object_add memory-backend-memfd,id=s1,size=1G,hugetlb=on,hugetlbsize=1G" > /dev/null
+			mon "device_add pc-dimm,id=dimm2,memdev=s1,addr=$dimm_addr" > /dev/null
+			devs=$(mon "info memory-devices")
+			if [ "$(echo "$devs" | grep -c 'Memory device')" != 1 ] ||
+			   ! echo "$devs" | grep -q '"dimm2"' ||
+			   ! echo "$devs" | grep -q "addr: $dimm_addr\$" ||
+			   ! echo "$devs" | grep -q 'memdev: /objects/s1'; then
+				dimm_err="the shared DIMM is not the only one, at $dimm_addr: $(echo "$devs" | tr '\n' ' ')"
+				kill -9 "$qpid"
+				break
+			fi
+			# p1's page back in the pool, s1's reserved.
+			[ "$(held_pages 1048576kB)" = $((held + 1)) ] ||
+				{ dimm_err="the 1G pool holds $(($(held_pages 1048576kB) - held)) more pages with the shared DIMM, not 1: $(pool)"; kill -9 "$qpid"; break; }
+			echo "the L2 ejected the private DIMM; a shared DIMM plugged at $dimm_addr; pool: $(pool)"
 			dimm=replugged
 			echo go >&3
 		fi
@@ -532,13 +563,11 @@ if [ "$row" = short-pool ]; then
 fi
 if [ "$row" = dimm-replug ]; then
 	tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+	[ -z "$dimm_err" ] || fail "$dimm_err"
 	[ "$dimm" = replugged ] || fail "the DIMMs were not plugged, ejected and plugged again (at: ${dimm:-start})"
-	[ -n "$dimm_addr" ] || fail "no address of the private DIMM"
+	! grep -q 'Error' "$dir/monitor" || fail "a monitor command failed: $(grep 'Error' "$dir/monitor" | tr -d '\r' | head -3)"
 	[ "$(grep -c 'L2: DIMM ONLINE' "$dir/log")" = 2 ] ||
 		fail "the L2 did not online both DIMMs"
-	# The shared DIMM sits where the private one was.
-	[ "$(sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' "$dir/monitor" | sort -u)" = "$dimm_addr" ] ||
-		fail "the shared DIMM is not at the private one's address $dimm_addr"
 	[ "$rc" = 0 ] || fail "QEMU exited with $rc"
 	grep -q '^L2: RESULT ok' "$dir/log" || fail "the L2 did not finish its memory test"
 	# The shared DIMM's 1G page is the only one: the memory test wrote it.
@@ -550,10 +579,12 @@ if [ "$row" = dimm-replug ]; then
 	exit 0
 fi
 if [ "$row" = cc-pool-short ]; then
+	[ -z "$take_err" ] || fail "$take_err"
+	! grep -q 'L2: ROUNDTRIP FAILED' "$dir/log" ||
+		fail "the L2 ran on: $(grep 'L2: ROUNDTRIP FAILED' "$dir/log" | tr -d '\r')"
 	g=$(sed -n 's/^L2: HC \([0-9a-f]*\) 262144 12 ret 0\r*$/\1/p' "$dir/log")
 	[ -n "$g" ] && tr -d '\r' < "$dir/log" | grep -qx "L2: HC $g 262144 2 ret 0" ||
 		fail "the L2 did not convert its 1G page to shared and back"
-	[ -z "$take_err" ] || fail "$take_err"
 	# The range QEMU names is the page the L2 wrote first: inside its 1G
 	# page.
 	fg=$(sed -n "s/.*no huge page for the guest's private memory at GPA 0x\([0-9a-f]*\)+.*/\1/p" "$dir/log" | head -1)
@@ -567,8 +598,6 @@ if [ "$row" = cc-pool-short ]; then
 	grep -q 'Resetting the Virtual Machine is required' "$dir/monitor" ||
 		fail "cont was not refused"
 	[ -n "$alive" ] || fail "QEMU did not stay up with -action shutdown=pause"
-	! grep -q 'L2: ROUNDTRIP FAILED' "$dir/log" ||
-		fail "the L2 ran on: $(grep 'L2: ROUNDTRIP FAILED' "$dir/log" | tr -d '\r')"
 	# The VM ended with an error: quit keeps exit status 1.
 	[ "$rc" = 1 ] || fail "QEMU exited with $rc after quit, not 1"
 	after="$(free_pages 1048576kB) $(resv_pages 1048576kB)"

@@ -401,7 +401,7 @@ static int wait_memtotal(long kb, int grow, const char *what)
 
 	for (i = 0; i < 600; i++) {
 		t = meminfo_kb("MemTotal");
-		if (grow ? t >= kb : t < kb) {
+		if (t >= 0 && (grow ? t >= kb : t < kb)) {
 			say("%s, MemTotal %ld MiB", what, t / 1024);
 			return 0;
 		}
@@ -414,16 +414,18 @@ static int wait_memtotal(long kb, int grow, const char *what)
 /* l2.dimm=1: the host's DIMM plugged, unplugged, and another plugged. */
 static int dimm_replug(void)
 {
-	long base = meminfo_kb("MemTotal"), dimm = 1 << 20;	/* kB */
+	/* kB: the DIMM, and less than one 128 MiB memory block. */
+	long base = meminfo_kb("MemTotal"), dimm = 1 << 20, slack = 64 << 10;
 
 	wait_host("DIMM?");
-	if (wait_memtotal(base + dimm / 2, 1, "DIMM ONLINE"))
+	if (wait_memtotal(base + dimm - slack, 1, "DIMM ONLINE"))
 		return -1;
 	wait_host("DIMM unplug?");
-	if (wait_memtotal(base + dimm / 2, 0, "DIMM REMOVED"))
+	/* All of its memory blocks offline and removed. */
+	if (wait_memtotal(base + slack, 0, "DIMM REMOVED"))
 		return -1;
 	wait_host("DIMM replug?");
-	return wait_memtotal(base + dimm / 2, 1, "DIMM ONLINE");
+	return wait_memtotal(base + dimm - slack, 1, "DIMM ONLINE");
 }
 
 int main(void)
