@@ -276,6 +276,11 @@ mon() {
 	tail -c +$((off + 1)) "$dir/monitor" | tr -d '\r' | grep -v "$(printf '\033')"
 }
 
+# The monitor's output so far, one "monitor| " line each.
+show_monitor() {
+	tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+}
+
 # monitor_check: QEMU cannot read the private RAM at 4 GiB: the monitor
 # says so, and QEMU (which got SIGBUS there once) keeps running; migration
 # and the dirty rate (which aborted QEMU in kvm_log_start) are refused.
@@ -287,7 +292,7 @@ monitor_check() {
 	echo "calc_dirty_rate 1" >&4
 	sleep 3
 	# Without the lines readline redraws while it echoes the commands.
-	tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+	show_monitor
 	echo
 	kill -0 "$qpid" 2>/dev/null || { mon_err="QEMU died when the monitor read private memory"; return; }
 	grep -q '0000000100000000: Cannot access memory' "$dir/monitor" ||
@@ -497,13 +502,10 @@ while kill -0 "$qpid" 2>/dev/null; do
 		break
 	fi
 	if [ -n "$taken" ] && grep -q 'KVM: stopping the VM\|KVM: ending the VM' "$dir/log"; then
-		sleep 1
-		echo "info status" >&4
-		echo "cont" >&4
-		sleep 2
-		echo "info status" >&4
-		sleep 1
-		tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+		mon "info status" > /dev/null
+		mon cont > /dev/null
+		mon "info status" > /dev/null
+		show_monitor
 		kill -0 "$qpid" 2>/dev/null && alive=1
 		echo quit >&4
 		break
@@ -562,7 +564,7 @@ if [ "$row" = short-pool ]; then
 	exit 0
 fi
 if [ "$row" = dimm-replug ]; then
-	tr -d '\r' < "$dir/monitor" | grep -v "$(printf '\033')" | sed 's/^/monitor| /'
+	show_monitor
 	[ -z "$dimm_err" ] || fail "$dimm_err"
 	[ "$dimm" = replugged ] || fail "the DIMMs were not plugged, ejected and plugged again (at: ${dimm:-start})"
 	! grep -q 'Error' "$dir/monitor" || fail "a monitor command failed: $(grep 'Error' "$dir/monitor" | tr -d '\r' | head -3)"
