@@ -91,12 +91,12 @@ if [ -n "$extra" ]; then
 	find "$extra" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/extra/" \;
 fi
 # L2 boots (guest/l2-boot.sh) and QEMU's checks without a guest
-# (guest/qemu-private-checks.sh): the project's QEMU with its libraries and
+# (guest/qemu-private-checks.sh, guest/qemu-memory-faults.sh): the project's QEMU with its libraries and
 # firmware (harness/qemu-build.sh), the L2 kernel and the L2's initramfs
 # (harness/l2/init.c).  The L2 kernel is the patched kernel also in the debug
 # variant: the debug kernel is under test as the L1, where KVM runs; as the
 # L2 it would only be slower.
-if echo "$progs" | grep -qxE 'guest/(l2-boot|qemu-private-checks)\.sh'; then
+if echo "$progs" | grep -qxE 'guest/(l2-boot|qemu-private-checks|qemu-memory-faults)\.sh'; then
 	stage=$top/build/qemu/stage
 	[ -x "$stage/usr/bin/qemu-system-x86_64" ] ||
 		{ echo "userspace: no QEMU for the L2 boots: run 'make qemu'" >&2; exit 1; }
