@@ -15,6 +15,11 @@
 #   shared-1G     ordinary shared memory on 1G hugetlb pages (default VM)
 #   guest-memfd   private memory on KVM's guest_memfd (4K) of a
 #                 sw-protected-vm (memory-backend-ram,guest-memfd=on)
+#   guest-memfd-1G private memory on a guest_memfd KVM makes on 1G hugetlb
+#                 pages (memory-backend-memfd,guest-memfd=on,hugetlb=on,
+#                 hugetlbsize=1G: KVM_CREATE_GUEST_MEMFD with
+#                 GUEST_MEMFD_FLAG_HUGETLB); checked as private-1G
+#   guest-memfd-2M the same on 2M pages
 #   short-pool    private-1G with one 1G page more than the pool has free:
 #                 passes when QEMU refuses to start and says why
 #   cc-private-1G a confidential guest: the L2 is told (sw-protected-vm
@@ -212,6 +217,16 @@ guest-memfd)
 	machine=$machine,confidential-guest-support=sp0
 	mem="memory-backend-ram,id=ram1,size=${gb}G,guest-memfd=on"
 	pool_kb= npages=0 ;;
+guest-memfd-1G)
+	vm="-object sw-protected-vm,id=sp0"
+	machine=$machine,confidential-guest-support=sp0
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,guest-memfd=on,hugetlb=on,hugetlbsize=1G"
+	pool_kb=1048576 npages=$gb ;;
+guest-memfd-2M)
+	vm="-object sw-protected-vm,id=sp0"
+	machine=$machine,confidential-guest-support=sp0
+	mem="memory-backend-memfd,id=ram1,size=${gb}G,guest-memfd=on,hugetlb=on,hugetlbsize=2M"
+	pool_kb=2048 npages=$((gb * 512)) ;;
 *) fail "unknown row $row" ;;
 esac
 if [ -n "$pool_kb" ] && [ "$(free_pages "${pool_kb}kB")" -lt "$npages" ]; then
@@ -534,7 +549,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 			held_during=$(($(held_pages "${pool_kb}kB") - held))
 			touched=$(($(used_pages "${pool_kb}kB") - used))
 		fi
-		case $row in private-*|cc-private-*) monitor_check ;; esac
+		case $row in private-*|cc-private-*|guest-memfd-*) monitor_check ;; esac
 		echo go >&3
 		break
 	fi

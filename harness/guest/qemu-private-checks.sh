@@ -15,6 +15,12 @@
 #                 offset modulo 1G: QEMU warns that KVM maps it smaller
 #   boot-private  private RAM where QEMU writes at boot (GPA 0): a warning
 #   boot-shared   the same RAM with start-shared=on: no warning
+#   gmem-1G       guest-memfd=on,hugetlb=on,hugetlbsize=1G: KVM makes the
+#                 guest_memfd on 1G pages; QEMU cannot read it (xp fails)
+#   gmem-nosize, gmem-short, gmem-size, gmem-vm: the same without
+#                 hugetlbsize, larger than the pool, of a page size KVM
+#                 does not make, and on a VM without private memory:
+#                 QEMU refuses to start and says why
 #
 # Every check gets the hugetlb pool back: free and resv before and after.
 set -u
@@ -110,6 +116,46 @@ if [ "$rc" = 0 ] && ! has boot-shared 'is private'; then
 else
 	bad "start-shared=on RAM at GPA 0: a warning or an error (rc $rc)"
 fi
+
+# guest-memfd=on,hugetlb=on: KVM makes the guest_memfd on 1G pages
+# (GUEST_MEMFD_FLAG_HUGETLB), QEMU cannot read it, and what cannot be
+# made says why; the pool is back after each.
+gmem=memory-backend-memfd,id=ram1,guest-memfd=on,hugetlb=on
+resv0=$(pool | cut -d' ' -f2)
+run gmem-1G "xp /2xw 0x100000000
+info status" $sp -m 2G \
+	-machine "$m,max-ram-below-4g=1G" \
+	-object memory-backend-memfd,id=ram0,size=1G \
+	-object "$gmem,size=1G,hugetlbsize=1G" \
+	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1
+if has gmem-1G '0000000100000000: Cannot access memory' && [ "$rc" = 0 ]; then
+	ok "guest-memfd=on,hugetlb=on: QEMU runs and does not read private memory"
+else
+	bad "guest-memfd=on,hugetlb=on: xp of private memory did not fail (rc $rc)"
+fi
+gmem_bad() {
+	name=$1 want=$2
+	shift 2
+	run "$name" "" "$@"
+	if [ "$rc" != 0 ] && has "$name" "$want"; then
+		ok "$name: refused ($want)"
+	else
+		bad "$name: QEMU did not refuse with '$want' (rc $rc)"
+	fi
+}
+gmem_bad gmem-nosize 'needs hugetlbsize' $sp -m 2G -machine "$m,max-ram-below-4g=1G" \
+	-object memory-backend-memfd,id=ram0,size=1G -object "$gmem,size=1G" \
+	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1
+gmem_bad gmem-short 'the pool is too small' $sp -m 33G -machine "$m,max-ram-below-4g=1G" \
+	-object memory-backend-memfd,id=ram0,size=1G -object "$gmem,size=32G,hugetlbsize=1G" \
+	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1
+gmem_bad gmem-size 'makes no guest_memfd of 64 KiB' $sp -m 2G -machine "$m,max-ram-below-4g=1G" \
+	-object memory-backend-memfd,id=ram0,size=1G -object "$gmem,size=1G,hugetlbsize=64K" \
+	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1
+gmem_bad gmem-vm 'no private memory' -m 2G -machine pc,max-ram-below-4g=1G \
+	-object memory-backend-memfd,id=ram0,size=1G -object "$gmem,size=1G,hugetlbsize=1G" \
+	-numa node,nodeid=0,memdev=ram0 -numa node,nodeid=1,memdev=ram1
+[ "$(pool | cut -d' ' -f2)" = "$resv0" ] || bad "the 1G pool keeps a reservation: $(pool)"
 
 echo "$((n - fails)) of $n checks passed"
 [ "$fails" = 0 ] || exit 1
