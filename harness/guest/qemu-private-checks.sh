@@ -17,6 +17,7 @@
 #   boot-shared   the same RAM with start-shared=on: no warning
 #   gmem-1G       guest-memfd=on,hugetlb=on,hugetlbsize=1G: KVM makes the
 #                 guest_memfd on 1G pages; QEMU cannot read it (xp fails)
+#   gmem-dimm     such a pc-dimm is placed 1G aligned
 #   gmem-nosize, gmem-short, gmem-size, gmem-vm: the same without
 #                 hugetlbsize, larger than the pool, of a page size KVM
 #                 does not make, and on a VM without private memory:
@@ -132,6 +133,18 @@ if has gmem-1G '0000000100000000: Cannot access memory' && [ "$rc" = 0 ]; then
 	ok "guest-memfd=on,hugetlb=on: QEMU runs and does not read private memory"
 else
 	bad "guest-memfd=on,hugetlb=on: xp of private memory did not fail (rc $rc)"
+fi
+# Placed at its 1G page size as a pc-dimm, as private=on is.
+run gmem-dimm "info memory-devices" $sp -m 1G,slots=2,maxmem=4G -machine "$m" \
+	-object memory-backend-memfd,id=d0,size=256M \
+	-device pc-dimm,id=dimm0,memdev=d0 \
+	-object memory-backend-memfd,id=d1,size=1G,guest-memfd=on,hugetlb=on,hugetlbsize=1G \
+	-device pc-dimm,id=dimm1,memdev=d1
+addr=$(sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' "$dir/gmem-dimm" | sed -n 2p)
+if [ -n "$addr" ] && [ $((addr % 1073741824)) = 0 ]; then
+	ok "a guest-memfd=on,hugetlb=on pc-dimm on 1G pages is placed at $addr"
+else
+	bad "a guest-memfd=on,hugetlb=on pc-dimm on 1G pages is placed at ${addr:-?} (rc $rc)"
 fi
 gmem_bad() {
 	name=$1 want=$2
