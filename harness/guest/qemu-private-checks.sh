@@ -70,18 +70,23 @@ else
 	bad "guest-memfd=on: xp of private memory did not fail (rc $rc)"
 fi
 
-# After a 256 MiB shared DIMM, which the first free GPA follows.
-run dimm-align "info memory-devices" $sp -m 1G,slots=2,maxmem=4G -machine "$m" \
-	-object memory-backend-memfd,id=d0,size=256M \
-	-device pc-dimm,id=dimm0,memdev=d0 \
-	-object memory-backend-memfd,id=d1,size=1G,private=on,hugetlb=on,hugetlbsize=1G \
-	-device pc-dimm,id=dimm1,memdev=d1
-addr=$(sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' "$dir/dimm-align" | sed -n 2p)
-if [ -n "$addr" ] && [ $((addr % 1073741824)) = 0 ]; then
-	ok "a private pc-dimm on 1G pages is placed at $addr"
-else
-	bad "a private pc-dimm on 1G pages is placed at ${addr:-?} (rc $rc)"
-fi
+# dimm_placed NAME OPTIONS: a pc-dimm of 1G pages on a memory-backend-memfd
+# with OPTIONS, after a 256 MiB shared DIMM (which the first free GPA
+# follows), must be placed 1G aligned.
+dimm_placed() {
+	run "$1" "info memory-devices" $sp -m 1G,slots=2,maxmem=4G -machine "$m" \
+		-object memory-backend-memfd,id=d0,size=256M \
+		-device pc-dimm,id=dimm0,memdev=d0 \
+		-object "memory-backend-memfd,id=d1,size=1G,$2" \
+		-device pc-dimm,id=dimm1,memdev=d1
+	addr=$(sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' "$dir/$1" | sed -n 2p)
+	if [ -n "$addr" ] && [ $((addr % 1073741824)) = 0 ]; then
+		ok "a pc-dimm of $2 is placed at $addr"
+	else
+		bad "a pc-dimm of $2 is placed at ${addr:-?} (rc $rc)"
+	fi
+}
+dimm_placed dimm-align private=on,hugetlb=on,hugetlbsize=1G
 
 run dimm-addr "" $sp -m 1G,slots=1,maxmem=4G -machine "$m" \
 	-object memory-backend-memfd,id=d1,size=1G,private=on,hugetlb=on,hugetlbsize=1G \
@@ -135,17 +140,7 @@ else
 	bad "guest-memfd=on,hugetlb=on: xp of private memory did not fail (rc $rc)"
 fi
 # Placed at its 1G page size as a pc-dimm, as private=on is.
-run gmem-dimm "info memory-devices" $sp -m 1G,slots=2,maxmem=4G -machine "$m" \
-	-object memory-backend-memfd,id=d0,size=256M \
-	-device pc-dimm,id=dimm0,memdev=d0 \
-	-object memory-backend-memfd,id=d1,size=1G,guest-memfd=on,hugetlb=on,hugetlbsize=1G \
-	-device pc-dimm,id=dimm1,memdev=d1
-addr=$(sed -n 's/.*addr: \(0x[0-9a-f]*\).*/\1/p' "$dir/gmem-dimm" | sed -n 2p)
-if [ -n "$addr" ] && [ $((addr % 1073741824)) = 0 ]; then
-	ok "a guest-memfd=on,hugetlb=on pc-dimm on 1G pages is placed at $addr"
-else
-	bad "a guest-memfd=on,hugetlb=on pc-dimm on 1G pages is placed at ${addr:-?} (rc $rc)"
-fi
+dimm_placed gmem-dimm guest-memfd=on,hugetlb=on,hugetlbsize=1G
 gmem_bad() {
 	name=$1 want=$2
 	shift 2
